@@ -1,0 +1,22 @@
+# Winnow: `make demo` and `make test` each do their own set-up on a fresh machine.
+VENV := .venv
+PY := $(VENV)/bin/python
+export FIFTYONE_DO_NOT_TRACK := true
+
+.PHONY: setup demo test bench clean
+
+setup:
+	./scripts/setup.sh
+
+demo: setup
+	$(VENV)/bin/winnow demo
+
+test: setup
+	$(PY) -m pytest tests
+
+bench: setup
+	./scripts/fashion_mnist.sh
+	$(PY) benchmarks/embeddings.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,61 @@
+"""Winnow: curate image datasets in FiftyOne.
+
+This file is both the ``winnow`` package and the entry of the FiftyOne plugin
+``@winnow/curation`` (the repository root is the plugin directory).
+
+Public API (one function per method, like ``fiftyone.brain``)::
+
+    import winnow
+
+    results = winnow.compute_embeddings(dataset, model="efficientnet-lite0")
+    winnow.list_runs(dataset)
+"""
+
+if __name__ == "winnow":
+    from .plugin.models import list_layers, load_model, DEFAULT_MODEL
+    from .plugin.embeddings import compute_embeddings, EmbeddingsResults
+    from .plugin.runs import list_runs, delete_run, get_run
+
+    __version__ = "0.1.0"
+
+    def register(p):
+        """Registers Winnow's operators and panels with FiftyOne."""
+        from .operators import OPERATORS
+        from .panels import PANELS
+
+        for cls in OPERATORS + PANELS:
+            p.register(cls)
+
+else:
+    # FiftyOne imports a plugin's entry under a synthetic module name. Run classes are
+    # stored in the database by import path, so everything must come from the real
+    # `winnow` package: import it (installed), or load this directory as `winnow`.
+    import importlib.util as _ilu
+    import os as _os
+    import sys as _sys
+
+    def _import_winnow():
+        here = _os.path.dirname(_os.path.abspath(__file__))
+        try:
+            import winnow as _w
+
+            return _w
+        except ImportError:
+            pass
+        spec = _ilu.spec_from_file_location(
+            "winnow",
+            _os.path.join(here, "__init__.py"),
+            submodule_search_locations=[here],
+        )
+        module = _ilu.module_from_spec(spec)
+        _sys.modules["winnow"] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del _sys.modules["winnow"]
+            raise
+        return module
+
+    _winnow = _import_winnow()
+    register = _winnow.register
+    __version__ = _winnow.__version__

@@ -1,0 +1,3 @@
+"""Winnow's Python panels for the FiftyOne App."""
+
+PANELS = []

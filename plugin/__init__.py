@@ -1,0 +1,1 @@
+"""The Winnow engine: pure Python over arrays and FiftyOne collections (no App code)."""
