@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 import fiftyone.core.collections as foc
+import fiftyone.core.fields as fof
 import fiftyone.core.utils as fou
 
 from . import images, models, runs
@@ -132,6 +133,8 @@ def compute_embeddings(
     error_values = [errors.get(i) for i in range(len(ids))]
 
     # One bulk write per field, after every image was processed.
+    _declare_field(samples, embeddings_field, fof.VectorField)
+    _declare_field(samples, error_field, fof.StringField)
     samples.set_values(embeddings_field, dict(zip(ids, values)), key_field="id")
     samples.set_values(error_field, dict(zip(ids, error_values)), key_field="id")
 
@@ -216,6 +219,13 @@ def _embed_files(filepaths, loaded, extractor, batch_size, num_workers, skip_fai
     return vectors, errors
 
 
+def _declare_field(samples, field, ftype):
+    # Declared explicitly: an all-None column (no failures) has no inferable type.
+    dataset = samples._root_dataset
+    if field not in dataset.get_field_schema():
+        dataset.add_sample_field(field, ftype)
+
+
 def _build_brain_runs(samples, field, similarity_index, visualization, num_embedded):
     keys = {}
     if not (similarity_index or visualization) or num_embedded == 0:
@@ -250,3 +260,47 @@ def _validate(samples, batch_size, num_workers, visualization):
     if visualization not in (None, "pca", "tsne", "umap"):
         raise ValueError("visualization must be None, 'pca', 'tsne' or 'umap'; got %r"
                          % (visualization,))
+
+
+def embed_arrays(images, model=models.DEFAULT_MODEL, layer=None, size=224, batch_size=64,
+                 device=None, progress=False):
+    """Array-level embeddings of decoded images (no files, no dataset).
+
+    The images are resized to ``size`` px (bilinear, antialiased), replicated to
+    3 channels when grayscale, and normalized with ImageNet statistics.
+
+    Args:
+        images: an ``(N, H, W)`` or ``(N, H, W, 3)`` uint8 array
+        size (224): the network's input size
+
+    Returns:
+        an ``(N, D)`` float32 array
+    """
+    import torch.nn.functional as F
+
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.ndim not in (3, 4):
+        raise ValueError("images must be an (N, H, W) or (N, H, W, 3) uint8 array; got %s %s"
+                         % (images.dtype, images.shape))
+    loaded = models.load_model(model, device=device)
+    extractor = models.FeatureExtractor(loaded.module, layer=layer)
+    dev = next(loaded.module.parameters()).device
+    loaded.module.to(memory_format=torch.channels_last)
+    mean = torch.tensor(models.IMAGENET_MEAN, device=dev).view(1, 3, 1, 1)
+    std = torch.tensor(models.IMAGENET_STD, device=dev).view(1, 3, 1, 1)
+    out = None
+    with fou.ProgressBar(total=len(images), progress=progress) as pb:
+        for start in range(0, len(images), batch_size):
+            x = torch.from_numpy(np.array(images[start:start + batch_size])).to(dev)
+            x = x.unsqueeze(1).expand(-1, 3, -1, -1) if x.ndim == 3 else x.permute(0, 3, 1, 2)
+            x = x.float().div_(255)
+            x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True,
+                              align_corners=False)
+            x = ((x - mean) / std).contiguous(memory_format=torch.channels_last)
+            with torch.inference_mode():
+                feats = extractor(x).float().cpu().numpy()
+            if out is None:
+                out = np.empty((len(images), feats.shape[1]), dtype=np.float32)
+            out[start:start + len(feats)] = feats
+            pb.update(count=len(feats))
+    return out

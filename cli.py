@@ -1,0 +1,70 @@
+"""The ``winnow`` command line."""
+
+import argparse
+import os
+import sys
+
+
+def main(argv=None):
+    os.environ.setdefault("FIFTYONE_DO_NOT_TRACK", "true")
+    parser = argparse.ArgumentParser(prog="winnow", description="Curate image datasets in FiftyOne")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="build the 'winnow-demo' dataset and run every step")
+    demo.add_argument("--app", action="store_true", help="open the FiftyOne App on it")
+    demo.add_argument("--port", type=int, default=5151)
+
+    emb = sub.add_parser("embed", help="compute embeddings on an existing dataset")
+    emb.add_argument("dataset")
+    emb.add_argument("--model", default="efficientnet-lite0")
+    emb.add_argument("--layer", default=None)
+    emb.add_argument("--field", default="embedding")
+    emb.add_argument("--batch-size", type=int, default=32)
+
+    runs = sub.add_parser("runs", help="list the Winnow runs of a dataset")
+    runs.add_argument("dataset")
+
+    args = parser.parse_args(argv)
+    return COMMANDS[args.command](args)
+
+
+def _demo(args):
+    from winnow.demo import run_demo
+
+    dataset, summary = run_demo()
+    print("\nWinnow demo: dataset %r, %d samples" % (dataset.name, len(dataset)))
+    for step, text in summary:
+        print("\n[%s]\n%s" % (step, text))
+    if args.app:
+        import fiftyone as fo
+
+        session = fo.launch_app(dataset, port=args.port, auto=False)
+        print("App: %s (Ctrl-C to stop)" % session.url)
+        session.wait(-1)
+    return 0
+
+
+def _embed(args):
+    import fiftyone as fo
+    import winnow
+
+    dataset = fo.load_dataset(args.dataset)
+    print(winnow.compute_embeddings(dataset, model=args.model, layer=args.layer,
+                                    embeddings_field=args.field, batch_size=args.batch_size))
+    return 0
+
+
+def _runs(args):
+    import fiftyone as fo
+    import winnow
+
+    for run in winnow.list_runs(fo.load_dataset(args.dataset)):
+        print("%-40s %-14s %s  fields=%s counts=%s" % (run["key"], run["method"],
+              run["timestamp"], run["fields"], run["counts"]))
+    return 0
+
+
+COMMANDS = {"demo": _demo, "embed": _embed, "runs": _runs}
+
+if __name__ == "__main__":
+    sys.exit(main())
