@@ -196,11 +196,15 @@ def _embed_files(filepaths, loaded, extractor, batch_size, num_workers, skip_fai
                  progress):
     device = next(loaded.module.parameters()).device
     loaded.module.to(memory_format=torch.channels_last)
+    # Known preprocessing runs split: uint8 crops in the workers, one vectorized
+    # normalization per batch here. User transforms run whole in the workers.
+    split = isinstance(loaded.transforms, models.ImagePreprocess)
+    worker_transform = loaded.transforms.to_uint8 if split else loaded.transforms
     vectors = None
     errors = {}
     with fou.ProgressBar(total=len(filepaths), progress=progress) as pb:
         for indices, batch, failures in images.iter_batches(
-            filepaths, loaded.transforms, batch_size=batch_size, num_workers=num_workers,
+            filepaths, worker_transform, batch_size=batch_size, num_workers=num_workers,
             draft_size=(512, 512),
         ):
             for i, reason in failures:
@@ -208,8 +212,11 @@ def _embed_files(filepaths, loaded, extractor, batch_size, num_workers, skip_fai
                     raise RuntimeError("Could not read %s: %s" % (filepaths[i], reason))
                 errors[i] = reason
             if batch is not None:
-                x = batch.to(device, non_blocking=True).contiguous(
-                    memory_format=torch.channels_last)
+                x = batch.to(device, non_blocking=True)
+                if split:
+                    x = loaded.transforms.normalize_batch(x)
+                else:
+                    x = x.contiguous(memory_format=torch.channels_last)
                 with torch.inference_mode():
                     feats = extractor(x).float().cpu().numpy()
                 if vectors is None:

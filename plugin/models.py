@@ -42,19 +42,59 @@ class LoadedModel:
         return "LoadedModel(name=%r, weights=%r)" % (self.name, self.weights)
 
 
-def imagenet_transforms(size=224, resize=None):
-    """The usual ImageNet preprocessing: resize the short side, center-crop, normalize."""
-    from torchvision.transforms import v2 as T
+class ImagePreprocess:
+    """Resize the short side, center-crop, normalize: the usual classifier preprocessing.
 
-    return T.Compose(
-        [
-            T.Resize(resize or size, antialias=True),
-            T.CenterCrop(size),
-            T.ToImage(),
-            T.ToDtype(torch.float32, scale=True),
-            T.Normalize(IMAGENET_MEAN, IMAGENET_STD),
-        ]
-    )
+    Calling it maps a PIL image to a normalized ``(3, size, size)`` float tensor,
+    like any transform. Batched inference splits it in two for speed: workers run
+    :meth:`to_uint8` (a ``(size, size, 3)`` uint8 tensor, 4× less to move between
+    processes) and :meth:`normalize_batch` turns the stacked batch into float
+    channels-last input in one vectorized step.
+    """
+
+    def __init__(self, size=224, resize=None, mean=IMAGENET_MEAN, std=IMAGENET_STD,
+                 interpolation="bilinear"):
+        from torchvision.transforms import InterpolationMode
+
+        self.size = int(size)
+        self.resize = int(resize or size)
+        self.mean = tuple(float(m) for m in mean)
+        self.std = tuple(float(s) for s in std)
+        self.interpolation = InterpolationMode(str(interpolation).lower())
+
+    def __repr__(self):
+        return "ImagePreprocess(size=%d, resize=%d)" % (self.size, self.resize)
+
+    def to_uint8(self, img):
+        """PIL image -> ``(size, size, 3)`` uint8 tensor (HWC)."""
+        import numpy as np
+        from torchvision.transforms import functional as TF
+
+        img = TF.resize(img, self.resize, interpolation=self.interpolation, antialias=True)
+        img = TF.center_crop(img, [self.size, self.size])
+        return torch.from_numpy(np.array(img.convert("RGB"), dtype=np.uint8))
+
+    def normalize_batch(self, batch):
+        """``(B, H, W, 3)`` uint8 -> normalized ``(B, 3, H, W)`` float, channels-last."""
+        x = batch.permute(0, 3, 1, 2).float()  # NHWC storage is channels-last NCHW
+        scale = torch.tensor([1.0 / (255 * s) for s in self.std], device=x.device)
+        shift = torch.tensor([-m / s for m, s in zip(self.mean, self.std)], device=x.device)
+        x = x * scale.view(1, 3, 1, 1) + shift.view(1, 3, 1, 1)
+        return x.contiguous(memory_format=torch.channels_last)
+
+    def __call__(self, img):
+        return self.normalize_batch(self.to_uint8(img)[None])[0].contiguous()
+
+    @classmethod
+    def from_torchvision(cls, preset):
+        """Builds the equivalent of a torchvision ``ImageClassification`` preset."""
+        return cls(size=preset.crop_size[0], resize=preset.resize_size[0], mean=preset.mean,
+                   std=preset.std, interpolation=preset.interpolation.value)
+
+
+def imagenet_transforms(size=224, resize=None):
+    """The usual ImageNet preprocessing (an :class:`ImagePreprocess`)."""
+    return ImagePreprocess(size=size, resize=resize)
 
 
 @functools.lru_cache(maxsize=1)
@@ -274,10 +314,18 @@ def _load_torchvision(name, weights_path):
     return LoadedModel(
         name,
         module,
-        default_weights.transforms(),
+        _torchvision_preprocess(default_weights.transforms()),
         classes=list(default_weights.meta.get("categories") or []) or None,
         weights=source,
     )
+
+
+def _torchvision_preprocess(preset):
+    # Presets of ImageClassification type map onto the fast split pipeline; others stay as-is.
+    try:
+        return ImagePreprocess.from_torchvision(preset)
+    except (AttributeError, TypeError, ValueError, IndexError):
+        return preset
 
 
 def load_state_dict(path):
