@@ -195,3 +195,12 @@ def test_brain_similarity_and_visualization(photo_dataset):
     assert nearest.first().id == chelsea.id
     viz = photo_dataset.load_brain_results("embedding_viz")
     assert viz.points.shape == (4, 2)
+
+
+def test_skip_failures_false_raises_before_writing(photo_dataset, tmp_path):
+    photo_dataset.add_sample(fo.Sample(filepath=str(tmp_path / "missing.jpg")))
+    with pytest.raises(RuntimeError, match="file not found"):
+        winnow.compute_embeddings(photo_dataset, skip_failures=False, progress=False,
+                                  num_workers=0)
+    assert "embedding" not in photo_dataset.get_field_schema()
+    assert winnow.list_runs(photo_dataset) == []
