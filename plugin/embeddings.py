@@ -132,11 +132,13 @@ def compute_embeddings(
                 values[i] = row
     error_values = [errors.get(i) for i in range(len(ids))]
 
-    # One bulk write per field, after every image was processed.
-    _declare_field(samples, embeddings_field, fof.VectorField)
-    _declare_field(samples, error_field, fof.StringField)
-    samples.set_values(embeddings_field, dict(zip(ids, values)), key_field="id")
-    samples.set_values(error_field, dict(zip(ids, error_values)), key_field="id")
+    # One bulk write per field, after every image was processed; marked so that a
+    # process killed mid-write leaves a record the next run cleans up.
+    with runs.writing(samples, key, STEP, [embeddings_field, error_field]):
+        _declare_field(samples, embeddings_field, fof.VectorField)
+        _declare_field(samples, error_field, fof.StringField)
+        samples.set_values(embeddings_field, dict(zip(ids, values)), key_field="id")
+        samples.set_values(error_field, dict(zip(ids, error_values)), key_field="id")
 
     failures = collections.Counter(errors.values())
     num_embedded = len(ids) - len(errors)

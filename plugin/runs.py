@@ -6,8 +6,11 @@ A run knows exactly which fields and tags it wrote, so :func:`delete_run` remove
 those and nothing else.
 """
 
+import contextlib
 import datetime
 import importlib.metadata
+import os
+import socket
 import time
 
 import fiftyone.core.runs as fors
@@ -17,6 +20,10 @@ PROTECTED_FIELDS = frozenset(
     ["id", "_id", "filepath", "tags", "metadata", "created_at", "last_modified_at",
      "_dataset_id", "_media_type", "_rand"]
 )
+
+
+# A "writing" record from another host older than this is taken as abandoned.
+STALE_WRITE_S = 6 * 3600
 
 
 class WinnowRunConfig(fors.RunConfig):
@@ -30,12 +37,14 @@ class WinnowRunConfig(fors.RunConfig):
         counts: JSON-serializable counts (samples, failures, ...)
         versions: package versions used
         seconds: wall time of the step
+        status: ``"writing"`` while results are being written, ``"complete"`` after
         **kwargs: anything else to record
     """
 
     def __init__(self, method=None, fields=None, tags=None, params=None,
-                 counts=None, versions=None, seconds=None, **kwargs):
+                 counts=None, versions=None, seconds=None, status="complete", **kwargs):
         super().__init__(method=method, **kwargs)
+        self.status = status
         self.fields = list(fields or [])
         self.tags = list(tags or [])
         self.params = dict(params or {})
@@ -58,6 +67,10 @@ class WinnowRun(fors.Run):
             dataset.delete_sample_fields(fields)
         if self.config.tags:
             dataset.untag_samples(self.config.tags)
+        # Saved views a step made (config.saved_views, e.g. the filter's "kept").
+        for name in getattr(self.config, "saved_views", None) or []:
+            if dataset.has_saved_view(name):
+                dataset.delete_saved_view(name)
 
 
 def run_key(step, field):
@@ -79,6 +92,72 @@ def versions():
     return out
 
 
+def begin_write(samples, key, method, fields, tags=None):
+    """Marks the run ``key`` as writing, just before a step's bulk write.
+
+    If the process dies mid-write, the record stays ``"writing"`` and the next run
+    of any step on this dataset removes that run's fields and tags
+    (:func:`cleanup_incomplete`), so no half-written result survives.
+    """
+    config = WinnowRunConfig(method=method, fields=fields, tags=tags, status="writing",
+                             writer=_writer_id(), write_started=time.time())
+    samples.register_run(key, config, overwrite=True, cleanup=False)
+
+
+@contextlib.contextmanager
+def writing(samples, key, method, fields, tags=None):
+    """Wraps a step's final bulk write: marks the run as writing (:func:`begin_write`)
+    and, if the write fails or is interrupted in this process, removes what it wrote.
+    Follow it with :func:`record_run`.
+    """
+    begin_write(samples, key, method, fields, tags=tags)
+    try:
+        yield
+    except BaseException:
+        samples._root_dataset.delete_run(key)
+        raise
+
+
+def _writer_id():
+    return "%s:%d" % (socket.gethostname(), os.getpid())
+
+
+def _writer_is_gone(config):
+    # Only a dead writer's results are half-written: a live one (another worker on this
+    # dataset) is still writing. Writers on other hosts are trusted for STALE_WRITE_S.
+    host, _, pid = str(getattr(config, "writer", "")).rpartition(":")
+    if host == socket.gethostname() and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)
+            return False
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+    return time.time() - float(getattr(config, "write_started", 0) or 0) > STALE_WRITE_S
+
+
+def cleanup_incomplete(samples):
+    """Deletes the runs left ``"writing"`` by a crashed or killed process, with
+    their fields and tags.
+
+    Returns:
+        the list of run keys cleaned up
+    """
+    dataset = samples._root_dataset
+    cleaned = []
+    for key in dataset.list_runs():
+        try:
+            config = dataset.get_run_info(key).config
+        except Exception:
+            continue
+        if (isinstance(config, WinnowRunConfig) and config.status == "writing"
+                and _writer_is_gone(config)):
+            dataset.delete_run(key)  # runs WinnowRun.cleanup: its fields and tags
+            cleaned.append(key)
+    return cleaned
+
+
 def check_writable(samples, fields, step, overwrite=False):
     """Refuses, before anything is written, to write a field Winnow must not touch.
 
@@ -89,6 +168,7 @@ def check_writable(samples, fields, step, overwrite=False):
         ValueError
     """
     dataset = samples._root_dataset
+    cleanup_incomplete(dataset)
     schema = dataset.get_field_schema()
     owned = _fields_owned_by_winnow(dataset)
     for field in fields:
@@ -125,7 +205,7 @@ def _fields_owned_by_winnow(dataset):
     return owned
 
 
-def record_run(samples, key, method, fields, params, counts, started, tags=None):
+def record_run(samples, key, method, fields, params, counts, started, tags=None, **extra):
     """Registers (or replaces) the run ``key`` on the dataset of ``samples``.
 
     Called after the step's results are written, so an existing record of the
@@ -140,6 +220,7 @@ def record_run(samples, key, method, fields, params, counts, started, tags=None)
         counts=counts,
         versions=versions(),
         seconds=round(time.time() - started, 3),
+        **extra,  # e.g. saved_views=[...], removed by delete_run
     )
     samples.register_run(key, config, overwrite=True, cleanup=False)
     return key
@@ -176,6 +257,7 @@ def list_runs(samples, method=None):
                 counts=dict(config.counts),
                 versions=dict(config.versions),
                 seconds=config.seconds,
+                status=getattr(config, "status", "complete"),
             )
         )
     runs.sort(key=lambda r: r["timestamp"] or datetime.datetime.min)
