@@ -45,6 +45,15 @@ then
   "$VENV/bin/python" -c "from fiftyone.core.service import DatabaseService as D; print('mongod:', D.find_mongod())"
 fi
 
+# The App's end-to-end test drives Debian's Chromium through Playwright (never
+# `playwright install`: no browser downloads). Only when it is missing.
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "winnow setup: installing Debian's chromium for the browser test"
+  $SUDO apt-get update -q && $SUDO apt-get install -y -q chromium \
+    || echo "winnow setup: could not install chromium; the browser test will skip"
+fi
+
 rm -f "$VENV"/.winnow-setup-*
 touch "$stamp"
 echo "winnow setup: done"
