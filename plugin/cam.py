@@ -1,0 +1,732 @@
+"""Class activation maps: which pixels made the network say a class, and boxes from them.
+
+Array level (no dataset): :func:`class_activation_maps` (CAM, Zhou et al. 2016),
+:func:`grad_cam` (Selvaraju et al. 2017), :func:`normalize_maps`,
+:func:`combine_scales` and :func:`boxes_from_heatmap`. Dataset level:
+:func:`compute_cam` writes an ``fo.Heatmap``, the predicted class
+(``fo.Classification``) and boxes (``fo.Detections``) per sample.
+
+The whole image is fed to the network, resized to ``size × size`` without a
+crop, so a map covers exactly the image the App shows and relative boxes need
+no remapping.
+"""
+
+import collections
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import fiftyone.core.collections as foc
+import fiftyone.core.fields as fof
+import fiftyone.core.labels as fol
+import fiftyone.core.utils as fou
+
+from . import images, models, runs
+
+STEP = "cam"
+METHODS = ("cam", "gradcam")
+BOX_MODES = ("largest", "all")
+
+# Grad-CAM's authors box "the single largest segment" of the map above 15 % of its
+# max intensity (Selvaraju et al. 2017, §4.1); CAM's used 20 %. We default to 15 %.
+DEFAULT_THRESHOLD = 0.15
+DEFAULT_MAP_SIZE = (64, 64)
+
+
+# --------------------------------------------------------------------------- arrays
+
+
+def class_activation_maps(feature_maps, fc_weight, targets):
+    """Classic CAM: the classifier weights of the target class over the last conv maps.
+
+    For a network ending in global average pooling + one linear layer, the
+    target's logit is the spatial mean of this map plus the bias, so the map
+    says where the logit comes from.
+
+    Args:
+        feature_maps: a ``(B, C, h, w)`` array or tensor (the input of the pooling)
+        fc_weight: a ``(K, C)`` array or tensor (the linear layer's weight)
+        targets: ``(B,)`` class indices
+
+    Returns:
+        a ``(B, h, w)`` float32 array (raw, unnormalized: see :func:`normalize_maps`)
+    """
+    maps = torch.as_tensor(feature_maps).float()
+    weight = torch.as_tensor(fc_weight).float()
+    idx = torch.as_tensor(np.asarray(targets), dtype=torch.long)
+    if maps.dim() != 4 or weight.dim() != 2 or maps.shape[1] != weight.shape[1]:
+        raise ValueError("Expected feature_maps (B, C, h, w) and fc_weight (K, C); got %s and %s"
+                         % (tuple(maps.shape), tuple(weight.shape)))
+    if idx.shape != (maps.shape[0],):
+        raise ValueError("targets must have shape (%d,); got %s" % (maps.shape[0], tuple(idx.shape)))
+    return torch.einsum("bchw,bc->bhw", maps, weight[idx]).numpy().astype(np.float32)
+
+
+def grad_cam(activations, gradients):
+    """Grad-CAM: activations weighted by their spatially averaged gradients, ReLU'd.
+
+    Args:
+        activations: a ``(B, C, h, w)`` array or tensor (a conv layer's output)
+        gradients: a ``(B, C, h, w)`` array or tensor: the target score's
+            gradient with respect to ``activations``
+
+    Returns:
+        a ``(B, h, w)`` float32 array (raw, unnormalized)
+    """
+    acts = torch.as_tensor(activations).float()
+    grads = torch.as_tensor(gradients).float()
+    if acts.dim() != 4 or acts.shape != grads.shape:
+        raise ValueError("activations and gradients must both be (B, C, h, w); got %s and %s"
+                         % (tuple(acts.shape), tuple(grads.shape)))
+    weights = grads.mean(dim=(2, 3), keepdim=True)
+    return F.relu((weights * acts).sum(dim=1)).numpy().astype(np.float32)
+
+
+def normalize_maps(maps):
+    """Keeps the positive evidence and scales each map by its max into [0, 1].
+
+    Both methods are scaled the same way, so a threshold is a fraction of the
+    map's max. A map with no positive value becomes all zeros (no evidence).
+
+    Args:
+        maps: a ``(B, h, w)`` array
+
+    Returns:
+        a ``(B, h, w)`` float32 array in [0, 1]
+    """
+    maps = np.maximum(np.asarray(maps, dtype=np.float32), 0)
+    peak = maps.reshape(len(maps), -1).max(axis=1) if maps.size else np.zeros(len(maps))
+    out = np.zeros_like(maps)
+    ok = peak > 0
+    out[ok] = maps[ok] / peak[ok, None, None]
+    return out
+
+
+def resize_maps(maps, size):
+    """Bilinear resize of ``(B, h, w)`` maps to ``size = (H, W)``; returns float32."""
+    t = torch.as_tensor(np.asarray(maps, dtype=np.float32))[:, None]
+    return F.interpolate(t, size=tuple(size), mode="bilinear", align_corners=False)[:, 0].numpy()
+
+
+def combine_scales(maps_per_scale, size, eps=1e-3):
+    """Geometric mean of normalized maps computed at several input sizes.
+
+    A pixel stays hot only where every scale agrees (a product, not a sum), which
+    sharpens maps that are coarse at one scale and noisy at another.
+
+    Args:
+        maps_per_scale: a list of ``(B, h_s, w_s)`` arrays in [0, 1]
+        size: ``(H, W)`` of the result
+        eps (1e-3): added before the log so one cold scale does not zero a pixel
+
+    Returns:
+        a ``(B, H, W)`` float32 array in [0, 1]
+    """
+    resized = [np.clip(resize_maps(m, size), 0, 1) for m in maps_per_scale]
+    if len(resized) == 1:
+        return normalize_maps(resized[0])
+    logs = np.mean([np.log(m + eps) for m in resized], axis=0)
+    return normalize_maps(np.exp(logs) - eps)
+
+
+def boxes_from_heatmap(heatmap, threshold=DEFAULT_THRESHOLD, mode="largest"):
+    """Boxes around the connected regions of a heatmap above a fraction of its max.
+
+    Args:
+        heatmap: an ``(h, w)`` array (any non-negative scale)
+        threshold (0.15): the fraction of the map's max a pixel must reach
+            (Grad-CAM's authors use 15 %)
+        mode ("largest"): ``"largest"`` keeps the component with the most
+            pixels (the published protocol), ``"all"`` keeps every component
+
+    Returns:
+        a list of ``(box, score)``: ``box`` is ``[x, y, w, h]`` relative to the
+        map (top-left origin, in [0, 1]), ``score`` the component's peak value
+        divided by the map's max. Empty when the map has no positive value.
+    """
+    from scipy import ndimage
+
+    heatmap = np.asarray(heatmap, dtype=np.float32)
+    if heatmap.ndim != 2:
+        raise ValueError("heatmap must be 2-D; got shape %s" % (heatmap.shape,))
+    if not 0 <= threshold < 1:
+        raise ValueError("threshold must be in [0, 1); got %r" % (threshold,))
+    if mode not in BOX_MODES:
+        raise ValueError("mode must be one of %s; got %r" % (BOX_MODES, mode))
+    peak = float(heatmap.max()) if heatmap.size else 0.0
+    if not peak > 0:
+        return []
+    labels, n = ndimage.label(heatmap >= threshold * peak)  # 4-connectivity
+    if n == 0:
+        return []
+    comps = range(1, n + 1)
+    if mode == "largest":
+        sizes = ndimage.sum_labels(np.ones_like(heatmap), labels, index=list(comps))
+        comps = [int(np.argmax(sizes)) + 1]
+    h, w = heatmap.shape
+    slices = ndimage.find_objects(labels)
+    out = []
+    for c in comps:
+        ys, xs = slices[c - 1]
+        score = float(heatmap[labels == c].max()) / peak
+        box = [xs.start / w, ys.start / h, (xs.stop - xs.start) / w, (ys.stop - ys.start) / h]
+        out.append((box, score))
+    out.sort(key=lambda bs: -bs[1])
+    return out
+
+
+# --------------------------------------------------------------------------- models
+
+
+def global_pooling_layer(module):
+    """The name of the model's last adaptive average pooling (the global pooling
+    before the classifier), or None.
+    """
+    name = None
+    for n, m in module.named_modules():
+        if isinstance(m, nn.AdaptiveAvgPool2d):
+            name = n
+    return name
+
+
+class _Capture:
+    """Forward hook keeping one module's input or output (the last call wins)."""
+
+    def __init__(self, module, name, capture):
+        modules = dict(module.named_modules())
+        if name not in modules:
+            raise ValueError("Layer %r not found in %s; winnow.list_layers(model) lists the "
+                             "names" % (name, type(module).__name__))
+        self.name = name
+        self.capture = capture
+        self.value = None
+        self._handle = modules[name].register_forward_hook(self._hook)
+
+    def _hook(self, _module, inputs, output):
+        value = inputs[0] if self.capture == "input" else output
+        if isinstance(value, (tuple, list)):
+            value = value[0]
+        self.value = value
+
+    def remove(self):
+        self._handle.remove()
+
+
+class CamModel:
+    """A loaded model ready to produce raw maps and logits for a batch.
+
+    ``method="cam"``: the maps are the input of the global pooling (or the
+    output of ``layer``), read in the same forward pass as the logits; the
+    head is checked to be pooling + one linear layer on the first batch.
+    ``method="gradcam"``: the maps are the output of ``layer`` (default: the
+    input of the global pooling), weighted by the target logit's gradients.
+    """
+
+    def __init__(self, loaded, method="cam", layer=None):
+        self.loaded = loaded
+        self.module = loaded.module
+        self.method = method
+        self.fc_name = models.default_layer(self.module) if method == "cam" else None
+        if layer is None:
+            pool = global_pooling_layer(self.module)
+            if pool is None:
+                raise ValueError("%s has no nn.AdaptiveAvgPool2d global pooling; pass layer= "
+                                 "(a conv layer, see winnow.list_layers)"
+                                 % type(self.module).__name__)
+            self.layer, self.capture = pool, "input"
+        else:
+            self.layer, self.capture = layer, "output"
+        if layer is not None and layer not in dict(self.module.named_modules()):
+            raise ValueError("Layer %r not found in %s; winnow.list_layers(model) lists the "
+                             "names" % (layer, type(self.module).__name__))
+        self._checked = False
+
+    def __call__(self, x, targets_fn):
+        """Runs the model on ``x`` and returns ``(raw_maps (B, h, w), logits (B, K), targets)``.
+
+        ``targets_fn(logits)`` maps the ``(B, K)`` logits to ``(B,)`` class indices.
+        """
+        hook = _Capture(self.module, self.layer, self.capture)
+        try:
+            if self.method == "cam":
+                with torch.inference_mode():
+                    logits = self.module(x)
+                maps = self._maps(hook)
+                logits = logits.float()
+                self._check_linear_head(maps, logits)
+                targets = targets_fn(logits)
+                fc = dict(self.module.named_modules())[self.fc_name]
+                raw = class_activation_maps(maps.cpu(), fc.weight.detach().cpu(), targets)
+            else:
+                with torch.enable_grad():
+                    logits = self.module(x)
+                    maps = self._maps(hook)
+                    targets = targets_fn(logits.detach().float())
+                    idx = torch.as_tensor(targets, device=logits.device, dtype=torch.long)
+                    score = logits.gather(1, idx[:, None]).sum()
+                    grads, = torch.autograd.grad(score, maps)
+                raw = grad_cam(maps.detach().cpu(), grads.cpu())
+                logits = logits.detach().float()
+        finally:
+            hook.remove()
+        return raw, logits.cpu(), targets
+
+    def _maps(self, hook):
+        maps = hook.value
+        if maps is None:
+            raise RuntimeError("Layer %r did not run in the forward pass" % self.layer)
+        if not torch.is_tensor(maps) or maps.dim() != 4:
+            raise ValueError("Layer %r gives %s, not (B, C, h, w) maps; choose a conv layer"
+                             % (self.layer, tuple(getattr(maps, "shape", ()))))
+        return maps
+
+    def _check_linear_head(self, maps, logits):
+        # CAM is exact only when logits = mean(maps) @ W.T + b; check it once.
+        if self._checked:
+            return
+        fc = dict(self.module.named_modules())[self.fc_name]
+        pooled = maps.float().mean(dim=(2, 3))
+        if pooled.shape[1] != fc.in_features or logits.shape[1] != fc.out_features:
+            ok = False
+        else:
+            expected = F.linear(pooled, fc.weight.float(), None if fc.bias is None
+                                else fc.bias.float())
+            ok = torch.allclose(expected, logits, atol=1e-3 * (1 + float(logits.abs().max())))
+        if not ok:
+            raise ValueError(
+                "Classic CAM needs global average pooling followed by one linear layer; "
+                "%s's head is different at layer %r. Use method='gradcam'"
+                % (type(self.module).__name__, self.layer))
+        self._checked = True
+
+
+class SquashResize:
+    """PIL image -> ``(size, size, 3)`` uint8 tensor: the whole image, no crop
+    (so maps cover exactly what the App shows). Picklable for decoding workers.
+    """
+
+    def __init__(self, size):
+        self.size = int(size)
+
+    def __call__(self, img):
+        from PIL import Image
+
+        img = img.resize((self.size, self.size), Image.BILINEAR, reducing_gap=None)
+        return torch.from_numpy(np.array(img.convert("RGB"), dtype=np.uint8))
+
+
+def _normalize(batch, size, mean, std):
+    # (B, S, S, 3) uint8 -> (B, 3, size, size) float, normalized, channels-last
+    x = batch.permute(0, 3, 1, 2).float()
+    if x.shape[-1] != size:
+        x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True,
+                          align_corners=False)
+    m = torch.tensor(mean, device=x.device).view(1, 3, 1, 1) * 255
+    s = torch.tensor(std, device=x.device).view(1, 3, 1, 1) * 255
+    return ((x - m) / s).contiguous(memory_format=torch.channels_last)
+
+
+# --------------------------------------------------------------------------- dataset
+
+
+class CamResults:
+    """What :func:`compute_cam` did.
+
+    Attributes:
+        heatmap_field, prediction_field, boxes_field, error_field: fields written
+        method, model, layer, scales, threshold, box_mode: how
+        num_samples, num_mapped: samples in the view / that got a heatmap
+        failures: a dict ``{reason: count}``
+        run_key: the key of the run recorded on the dataset
+        seconds: wall time
+    """
+
+    def __init__(self, **kwargs):
+        self.__dict__.update(kwargs)
+
+    @property
+    def num_failed(self):
+        return self.num_samples - self.num_mapped
+
+    def __repr__(self):
+        lines = ["%s heatmaps %r: %d/%d samples (model %s, layer %s, scales %s) in %.1f s"
+                 % ("CAM" if self.method == "cam" else "Grad-CAM", self.heatmap_field,
+                    self.num_mapped, self.num_samples, self.model, self.layer,
+                    list(self.scales), self.seconds)]
+        if self.failures:
+            lines.append("%d failed (reasons in field %r):" % (self.num_failed, self.error_field))
+            for reason, count in sorted(self.failures.items(), key=lambda kv: -kv[1])[:10]:
+                lines.append("  %5d  %s" % (count, reason))
+        return "\n".join(lines)
+
+
+def compute_cam(
+    samples,
+    model=models.DEFAULT_MODEL,
+    method="cam",
+    layer=None,
+    target="predicted",
+    heatmap_field="cam",
+    prediction_field="cam_prediction",
+    boxes_field="cam_boxes",
+    threshold=DEFAULT_THRESHOLD,
+    box_mode="largest",
+    scales=None,
+    map_size=DEFAULT_MAP_SIZE,
+    map_dir=None,
+    batch_size=32,
+    num_workers=None,
+    device=None,
+    skip_failures=True,
+    progress=None,
+    weights_path=None,
+    overwrite=False,
+):
+    """Computes a class activation heatmap, the prediction and boxes for every image.
+
+    Each image is resized whole (no crop) to each input size in ``scales`` and
+    run in batches; decoding is parallel and tolerant (an unreadable image gets
+    no heatmap and its reason in ``<heatmap_field>_error``). Results are
+    written in one bulk write at the end.
+
+    Args:
+        samples: a :class:`fiftyone.core.collections.SampleCollection`
+        model ("efficientnet-lite0"): a model name, ``torch.nn.Module`` or
+            :class:`winnow.plugin.models.LoadedModel`
+        method ("cam"): ``"cam"`` (classic CAM: one forward pass, no gradients;
+            needs global average pooling + one linear layer) or ``"gradcam"``
+            (any model; one backward pass)
+        layer (None): the conv layer whose output gives the maps; None means
+            the input of the global pooling (the last conv maps)
+        target ("predicted"): which class to explain: ``"predicted"``, a class
+            index, a class name of the model, or the name of a
+            ``fo.Classification`` field of the samples (explain the ground
+            truth; a sample whose label is not a class of the model fails)
+        heatmap_field ("cam"): the ``fo.Heatmap`` field (an App overlay)
+        prediction_field ("cam_prediction"): the ``fo.Classification`` field
+            (label, softmax confidence, logits), or None
+        boxes_field ("cam_boxes"): the ``fo.Detections`` field (relative
+            ``[x, y, w, h]``, labelled with the target class), or None
+        threshold (0.15): boxes enclose the heatmap above this fraction of its
+            max (Grad-CAM's published 15 %)
+        box_mode ("largest"): ``"largest"`` connected component or ``"all"``
+        scales (None): input sizes; several are combined by geometric mean,
+            the target is decided at the first. None means ``[224]``
+        map_size ((64, 64)): ``(h, w)`` (or one int) of the stored maps
+        map_dir (None): write the maps as 8-bit PNGs in this directory and
+            store their paths (``map_path``) instead of the arrays
+        batch_size (32), num_workers (None), device (None), weights_path (None):
+            as in :func:`winnow.compute_embeddings`
+        skip_failures (True): record and skip unreadable images; if False the
+            first failure raises before anything is written
+        progress (None): True/False or a ``fiftyone.report_progress`` callback
+        overwrite (False): whether existing fields not written by this step
+            may be overwritten
+
+    Returns:
+        a :class:`CamResults`
+    """
+    started = time.time()
+    scales = _validate_scales(scales)
+    map_size = _validate_map_size(map_size)
+    _validate(samples, method, threshold, box_mode, batch_size, num_workers)
+    error_field = heatmap_field + "_error"
+    fields = [f for f in (heatmap_field, prediction_field, boxes_field, error_field) if f]
+    if len(set(fields)) != len(fields):
+        raise ValueError("heatmap_field, prediction_field and boxes_field must differ; got %s"
+                         % fields)
+    key = runs.run_key(STEP, heatmap_field)
+    runs.check_writable(samples, fields, STEP, overwrite=overwrite)
+
+    ids, filepaths = samples.values(["id", "filepath"])
+    if not ids:
+        raise ValueError("The view is empty: there are no samples to map")
+
+    loaded = models.load_model(model, weights_path=weights_path, device=device)
+    classes = loaded.classes
+    label_targets = _resolve_target(samples, target, classes)
+    target_index = target if target == "predicted" or label_targets is not None else \
+        _class_index(target, classes)
+    cam_model = CamModel(loaded, method=method, layer=layer)
+    if map_dir is not None:
+        os.makedirs(map_dir, exist_ok=True)
+
+    maps, logits, targets, errors = _map_files(
+        filepaths, loaded, cam_model, target_index, label_targets, scales, map_size, batch_size,
+        num_workers, skip_failures, progress)
+
+    heat, preds, boxes = {}, {}, {}
+    for i, sid in enumerate(ids):
+        if i in errors:
+            heat[sid] = preds[sid] = boxes[sid] = None
+            continue
+        heat[sid] = _heatmap(maps[i], map_dir, sid)
+        probs = _softmax(logits[i])
+        k = int(np.argmax(logits[i]))
+        preds[sid] = fol.Classification(label=_class_name(classes, k),
+                                        confidence=float(probs[k]),
+                                        logits=logits[i].astype(np.float32))
+        name = _class_name(classes, int(targets[i]))
+        boxes[sid] = fol.Detections(detections=[
+            fol.Detection(label=name, bounding_box=box, confidence=score)
+            for box, score in boxes_from_heatmap(maps[i], threshold, box_mode)])
+    error_values = {sid: errors.get(i) for i, sid in enumerate(ids)}
+
+    # One bulk write per field, after every image was processed (marked, so that a
+    # process killed mid-write leaves a record the next run cleans up).
+    with runs.writing(samples, key, STEP, fields):
+        _declare_field(samples, heatmap_field, fof.EmbeddedDocumentField, fol.Heatmap)
+        samples.set_values(heatmap_field, heat, key_field="id")
+        if prediction_field:
+            _declare_field(samples, prediction_field, fof.EmbeddedDocumentField,
+                           fol.Classification)
+            samples.set_values(prediction_field, preds, key_field="id")
+        if boxes_field:
+            _declare_field(samples, boxes_field, fof.EmbeddedDocumentField, fol.Detections)
+            samples.set_values(boxes_field, boxes, key_field="id")
+        _declare_field(samples, error_field, fof.StringField)
+        samples.set_values(error_field, error_values, key_field="id")
+
+    failures = collections.Counter(errors.values())
+    num_mapped = len(ids) - len(errors)
+    params = dict(model=loaded.name, weights=loaded.weights, method=method,
+                  layer=cam_model.layer, layer_capture=cam_model.capture,
+                  target=target if isinstance(target, (str, int)) else str(target),
+                  heatmap_field=heatmap_field, prediction_field=prediction_field,
+                  boxes_field=boxes_field, threshold=threshold, box_mode=box_mode,
+                  scales=list(scales), map_size=list(map_size), map_dir=map_dir,
+                  batch_size=batch_size)
+    counts = dict(samples=len(ids), mapped=num_mapped, failed=len(errors))
+    runs.record_run(samples, key, STEP, fields, params, counts, started)
+
+    return CamResults(
+        heatmap_field=heatmap_field, prediction_field=prediction_field,
+        boxes_field=boxes_field, error_field=error_field, method=method, model=loaded.name,
+        layer=cam_model.layer, scales=scales, threshold=threshold, box_mode=box_mode,
+        num_samples=len(ids), num_mapped=num_mapped, failures=dict(failures), run_key=key,
+        seconds=time.time() - started)
+
+
+def cam_images(filepaths, model=models.DEFAULT_MODEL, method="cam", layer=None,
+               target="predicted", scales=None, map_size=DEFAULT_MAP_SIZE, batch_size=32,
+               num_workers=None, device=None, progress=False):
+    """Array-level heatmaps of image files (no dataset involved).
+
+    Args:
+        filepaths: a list of N image paths
+        target: ``"predicted"``, a class index or name, or a list of N indices
+
+    Returns:
+        a tuple ``(maps, logits, targets, errors)``: ``(N, h, w)`` maps in
+        [0, 1], ``(N, K)`` logits, ``(N,)`` target indices (rows of failed
+        images are zeros) and a dict ``{i: reason}``
+    """
+    filepaths = list(filepaths)
+    loaded = models.load_model(model, device=device)
+    label_targets = None
+    if isinstance(target, (list, tuple, np.ndarray)):
+        label_targets = [int(t) for t in target]
+        target = "__labels__"
+    elif target != "predicted":
+        target = _class_index(target, loaded.classes)
+    cam_model = CamModel(loaded, method=method, layer=layer)
+    return _map_files(filepaths, loaded, cam_model, target, label_targets,
+                      _validate_scales(scales), _validate_map_size(map_size), batch_size,
+                      num_workers, True, progress)
+
+
+def _map_files(filepaths, loaded, cam_model, target, label_targets, scales, map_size,
+               batch_size, num_workers, skip_failures, progress):
+    device = next(loaded.module.parameters()).device
+    loaded.module.to(memory_format=torch.channels_last)
+    mean, std = _mean_std(loaded.transforms)
+    n = len(filepaths)
+    maps = np.zeros((n,) + tuple(map_size), dtype=np.float32)
+    logits_all = None
+    targets_all = np.zeros(n, dtype=np.int64)
+    errors = {}
+    with fou.ProgressBar(total=n, progress=progress) as pb:
+        for indices, batch, failures in images.iter_batches(
+            filepaths, SquashResize(max(scales)), batch_size=batch_size,
+            num_workers=num_workers, draft_size=(2 * max(scales),) * 2,
+        ):
+            for i, reason in failures:
+                if not skip_failures:
+                    raise RuntimeError("Could not read %s: %s" % (filepaths[i], reason))
+                errors[i] = reason
+            if batch is not None:
+                indices, batch = _drop_unlabeled(indices, batch, label_targets, errors)
+            if batch is not None and len(indices):
+                batch = batch.to(device, non_blocking=True)
+                per_scale, targets, logits = [], None, None
+                for s, size in enumerate(scales):
+                    x = _normalize(batch, size, mean, std)
+                    fn = _targets_fn(target, label_targets, indices, fixed=targets)
+                    raw, lg, tg = cam_model(x, fn)
+                    if s == 0:
+                        logits, targets = lg.numpy(), np.asarray(tg)
+                    per_scale.append(normalize_maps(raw))
+                if logits_all is None:
+                    logits_all = np.zeros((n, logits.shape[1]), dtype=np.float32)
+                maps[indices] = combine_scales(per_scale, map_size)
+                logits_all[indices] = logits
+                targets_all[indices] = targets
+            pb.update(count=len(indices) + len(failures))
+    if logits_all is None:
+        logits_all = np.zeros((n, 0), dtype=np.float32)
+    return maps, logits_all, targets_all, errors
+
+
+def _drop_unlabeled(indices, batch, label_targets, errors):
+    # With a label field as target, a sample without a usable label fails alone.
+    if label_targets is None:
+        return indices, batch
+    keep = []
+    for j, i in enumerate(indices):
+        if isinstance(label_targets[i], str):
+            errors[i] = label_targets[i]
+        else:
+            keep.append(j)
+    if not keep:
+        return [], None
+    return [indices[j] for j in keep], batch[keep]
+
+
+def _targets_fn(target, label_targets, indices, fixed=None):
+    def fn(logits):
+        if fixed is not None:
+            return fixed
+        if label_targets is not None:
+            return np.array([label_targets[i] for i in indices], dtype=np.int64)
+        if target == "predicted":
+            return logits.argmax(dim=1).cpu().numpy()
+        return np.full(len(logits), int(target), dtype=np.int64)
+    return fn
+
+
+def _resolve_target(samples, target, classes):
+    """Returns per-sample class indices (or error strings) when ``target`` is a
+    label field, else None (and validates class names/indices).
+    """
+    if isinstance(target, str) and target != "predicted":
+        schema = samples.get_field_schema()
+        if target in schema:
+            field = schema[target]
+            doc = getattr(field, "document_type", None)
+            if doc is not fol.Classification:
+                raise ValueError("target field %r must be an fo.Classification field; it is %s"
+                                 % (target, type(field).__name__))
+            if classes is None:
+                raise ValueError("The model has no class names, so labels of %r can't be "
+                                 "matched; pass a class index" % target)
+            lookup = {c: k for k, c in enumerate(classes)}
+            out = []
+            for label in samples.values(target + ".label"):
+                if label is None:
+                    out.append("no label in field %r" % target)
+                elif label not in lookup:
+                    out.append("label %r of field %r is not a class of the model"
+                               % (label, target))
+                else:
+                    out.append(lookup[label])
+            return out
+    if target != "predicted":
+        _class_index(target, classes)
+    return None
+
+
+def _class_index(target, classes):
+    if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
+        if classes is not None and not 0 <= int(target) < len(classes):
+            raise ValueError("target index %d is out of range (the model has %d classes)"
+                             % (target, len(classes)))
+        return int(target)
+    if isinstance(target, str):
+        if classes is None or target not in classes:
+            raise ValueError("target %r is not 'predicted', a class name of the model nor a "
+                             "Classification field of the samples" % target)
+        return classes.index(target)
+    raise ValueError("target must be 'predicted', a class index, a class name or a label "
+                     "field; got %r" % (target,))
+
+
+def _class_name(classes, k):
+    return classes[k] if classes is not None and k < len(classes) else str(k)
+
+
+def _softmax(z):
+    z = np.asarray(z, dtype=np.float64)
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
+def _heatmap(m, map_dir, sid):
+    if map_dir is None:
+        return fol.Heatmap(map=m.astype(np.float32), range=[0, 1])
+    from PIL import Image
+
+    path = os.path.join(os.path.abspath(map_dir), "%s.png" % sid)
+    Image.fromarray(np.round(m * 255).astype(np.uint8)).save(path)
+    return fol.Heatmap(map_path=path, range=[0, 255])
+
+
+def _mean_std(transforms):
+    if isinstance(transforms, models.ImagePreprocess):
+        return transforms.mean, transforms.std
+    return models.IMAGENET_MEAN, models.IMAGENET_STD
+
+
+def _declare_field(samples, field, ftype, embedded_doc_type=None):
+    # Declared explicitly: an all-None column has no inferable type.
+    dataset = samples._root_dataset
+    if field not in dataset.get_field_schema():
+        if embedded_doc_type is None:
+            dataset.add_sample_field(field, ftype)
+        else:
+            dataset.add_sample_field(field, ftype, embedded_doc_type=embedded_doc_type)
+
+
+def _validate_scales(scales):
+    if scales is None:
+        return [224]
+    if isinstance(scales, int):
+        scales = [scales]
+    scales = list(scales)
+    if not scales or not all(isinstance(s, int) and 32 <= s <= 2048 for s in scales):
+        raise ValueError("scales must be input sizes (integers in [32, 2048]); got %r" % (scales,))
+    return scales
+
+
+def _validate_map_size(map_size):
+    if isinstance(map_size, int):
+        map_size = (map_size, map_size)
+    try:
+        h, w = (int(v) for v in map_size)
+    except (TypeError, ValueError):
+        raise ValueError("map_size must be an int or (h, w); got %r" % (map_size,))
+    if not (4 <= h <= 1024 and 4 <= w <= 1024):
+        raise ValueError("map_size must be between 4 and 1024 px; got %r" % (map_size,))
+    return (h, w)
+
+
+def _validate(samples, method, threshold, box_mode, batch_size, num_workers):
+    if not isinstance(samples, foc.SampleCollection):
+        raise TypeError("samples must be a FiftyOne dataset or view; got %s"
+                        % type(samples).__name__)
+    if samples.media_type != "image":
+        raise ValueError("Winnow maps images; this collection's media type is %r"
+                         % samples.media_type)
+    if method not in METHODS:
+        raise ValueError("method must be one of %s; got %r" % (METHODS, method))
+    if not isinstance(threshold, (int, float)) or not 0 <= threshold < 1:
+        raise ValueError("threshold must be a fraction in [0, 1); got %r" % (threshold,))
+    if box_mode not in BOX_MODES:
+        raise ValueError("box_mode must be one of %s; got %r" % (BOX_MODES, box_mode))
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError("batch_size must be a positive integer; got %r" % (batch_size,))
+    if num_workers is not None and (not isinstance(num_workers, int) or num_workers < 0):
+        raise ValueError("num_workers must be None or an integer >= 0; got %r" % (num_workers,))
