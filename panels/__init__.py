@@ -1,3 +1,5 @@
 """Winnow's Python panels for the FiftyOne App."""
 
-PANELS = []
+from .winnow_panel import WinnowPanel
+
+PANELS = [WinnowPanel]

@@ -1,0 +1,517 @@
+"""@winnow/curation/winnow: the Winnow panel (overview, embedding map, distributions,
+review, actions) in the FiftyOne App's grid.
+
+Thin by design: what to count, sample and draw comes from ``winnow.plugin``
+(:mod:`~winnow.plugin.findings`, :mod:`~winnow.plugin.embedding_map`); this module
+turns it into panel state (small, round-trips on every event), panel data (plots,
+write-only) and App operations (``set_view``, operator prompts).
+"""
+
+import datetime
+import urllib.parse
+
+import fiftyone.operators as foo
+import fiftyone.operators.types as types
+from fiftyone import ViewField as F
+
+# Status colours as in Raud's tool: green kept, red outliers, blue redundant.
+STATUS_COLORS = {
+    "outlier": "#e5534b",
+    "redundant": "#4c8ef7",
+    "representative": "#f0b429",
+    "kept": "#3fb950",
+}
+COLOR_MODES = [
+    ("status", "Kept / outlier / redundant"),
+    ("cluster", "Cluster"),
+    ("label", "Label"),
+    ("label_quality", "Label quality"),
+]
+REVIEW_ROWS = 8
+REDUNDANT_GROUPS = 3
+GROUP_COPIES = 5
+KEEP_TAG = "label_kept"
+REVIEW_TAG = "needs_review"
+ACCEPTED_TAG = "suggestion_accepted"
+CATEGORY_LIMIT = 20  # categorical colourings beyond this lump the rest into "other"
+
+
+class WinnowPanel(foo.Panel):
+    @property
+    def config(self):
+        return foo.PanelConfig(
+            name="winnow",
+            label="Winnow",
+            surfaces="grid",
+            icon="filter_alt",
+            help_markdown="Winnow: what each curation step found, the embedding map, "
+                          "score distributions and label review.",
+        )
+
+    # ------------------------------------------------------------------ events
+
+    def on_load(self, ctx):
+        self._refresh(ctx)
+
+    def on_change_dataset(self, ctx):
+        self._refresh(ctx)
+
+    def refresh(self, ctx):
+        self._refresh(ctx)
+
+    def show_finding(self, ctx):
+        from winnow.plugin import findings
+
+        ctx.ops.set_view(findings.finding_view(ctx.dataset, ctx.params["finding"]))
+
+    def show_run(self, ctx):
+        import winnow
+        from winnow.plugin import findings
+
+        run = winnow.get_run(ctx.dataset, ctx.params["key"])
+        ctx.ops.set_view(findings.run_view(ctx.dataset, run))
+
+    def show_all(self, ctx):
+        ctx.ops.clear_view()
+
+    def ask_delete_run(self, ctx):
+        ctx.panel.state.confirm_delete = ctx.params["key"]
+
+    def cancel_delete(self, ctx):
+        ctx.panel.state.confirm_delete = None
+
+    def delete_run(self, ctx):
+        import winnow
+
+        key = ctx.params["key"]
+        winnow.delete_run(ctx.dataset, key)
+        ctx.panel.state.confirm_delete = None
+        # The App's view may refer to the deleted fields or tags.
+        ctx.ops.clear_view()
+        ctx.ops.reload_dataset()
+        ctx.ops.notify("Deleted Winnow run %s (its fields and tags)" % key, variant="success")
+        self._refresh(ctx)
+
+    def open_operator(self, ctx):
+        # The App opens the operator's form for its current view.
+        ctx.prompt(ctx.params["operator"])
+
+    def set_color_by(self, ctx):
+        value = ctx.params.get("value") or ctx.panel.state.color_by or "status"
+        ctx.panel.state.color_by = value
+        self._load_map(ctx)
+
+    def compute_map(self, ctx):
+        from winnow.plugin import embedding_map, findings
+
+        field = findings.embeddings_field(ctx.dataset)
+        embedding_map.compute_map(ctx.dataset, embeddings_field=field, method="pca",
+                                  overwrite=True)
+        self._load_map(ctx)
+
+    def on_map_selected(self, ctx):
+        ids = [p.get("id") for p in (ctx.params.get("data") or []) if p.get("id")]
+        if ids:
+            ctx.ops.set_view(ctx.dataset.select(ids))
+        else:
+            ctx.ops.clear_view()
+
+    def on_histogram_click(self, ctx):
+        # Bar ids are "field|lo|hi|last" (see _histogram_traces).
+        bar = ctx.params.get("id")
+        if not bar:
+            return
+        field, lo, hi, last = bar.split("|")
+        upper = F(field) <= float(hi) if last == "1" else F(field) < float(hi)
+        ctx.ops.set_view(ctx.dataset.match((F(field) >= float(lo)) & upper))
+
+    def show_sample(self, ctx):
+        ctx.ops.set_view(ctx.dataset.select([ctx.params["id"]]))
+
+    def accept_suggestion(self, ctx):
+        from winnow.plugin import findings
+        from winnow.plugin.label_review import accept_suggestions
+
+        label_field = findings.label_field(ctx.dataset)
+        accept_suggestions(ctx.dataset.select([ctx.params["id"]]), label_field=label_field,
+                           tag=ACCEPTED_TAG)
+        ctx.ops.reload_dataset()
+        self._load_review(ctx)
+
+    def undo_accepted(self, ctx):
+        from winnow.plugin import findings
+        from winnow.plugin.label_review import undo_suggestions
+
+        restored = undo_suggestions(ctx.dataset, label_field=findings.label_field(ctx.dataset),
+                                    tag=ACCEPTED_TAG)
+        ctx.ops.reload_dataset()
+        ctx.ops.notify("Restored %d label(s)" % restored, variant="success")
+        self._load_review(ctx)
+
+    def keep_label(self, ctx):
+        ctx.dataset.select([ctx.params["id"]]).tag_samples(KEEP_TAG)
+        self._load_review(ctx)
+
+    def tag_for_review(self, ctx):
+        ctx.dataset.select([ctx.params["id"]]).tag_samples(REVIEW_TAG)
+        self._load_review(ctx)
+
+    # ------------------------------------------------------------------ loading
+
+    def _refresh(self, ctx):
+        import winnow
+        from winnow.plugin import findings
+
+        dataset = ctx.dataset
+        runs = winnow.list_runs(dataset)
+        summary = findings.summarize(dataset, runs=runs)
+        ctx.panel.state.set(dict(
+            dataset=dataset.name,
+            total=summary["total"],
+            findings=summary["findings"],
+            runs=[_run_row(r) for r in runs],
+            actions=_available_actions(),
+            label_field=findings.label_field(dataset, runs=runs),
+            embeddings_field=findings.embeddings_field(dataset, runs=runs),
+        ))
+        hists = findings.histograms(dataset)
+        ctx.panel.state.histograms = [dict(field=h["field"], label=h["label"]) for h in hists]
+        for h in hists:
+            ctx.panel.data.set("hist_" + h["field"], _histogram_traces(h))
+        self._load_map(ctx)
+        self._load_review(ctx)
+
+    def _load_map(self, ctx):
+        from winnow.plugin import embedding_map, findings
+
+        dataset = ctx.dataset
+        field = ctx.panel.state.embeddings_field or findings.embeddings_field(dataset)
+        key = embedding_map.find_map(dataset, field) if field else None
+        modes = _color_modes(dataset, ctx.panel.state.label_field)
+        color_by = ctx.panel.state.color_by
+        if color_by not in modes:
+            color_by = modes[0]
+        info = dict(key=key, embeddings_field=field, modes=modes, color_by=color_by)
+        if key is None:
+            ctx.panel.state.map = info
+            return
+        label_path = (ctx.panel.state.label_field + ".label"
+                      if ctx.panel.state.label_field else None)
+        wanted = dict(status=["tags", "redundant_of"], cluster=["cluster"],
+                      label=[label_path] if label_path else [],
+                      label_quality=["label_quality"])[color_by]
+        points = embedding_map.map_points(dataset, key, fields=wanted,
+                                          max_points=embedding_map.DEFAULT_MAX_POINTS)
+        info.update(total=points["total"], shown=len(points["ids"]), sampled=points["sampled"])
+        ctx.panel.state.map = info
+        ctx.panel.state.color_by = color_by
+        ctx.panel.data.map = _map_traces(points, color_by, label_path)
+
+    def _load_review(self, ctx):
+        dataset = ctx.dataset
+        rows = []
+        label_field = ctx.panel.state.label_field
+        if (dataset.get_field("label_quality") is not None
+                and dataset.get_field("suggested_label") is not None):
+            # The worst labels first, without those already reviewed.
+            view = (dataset.match_tags("label_issue")
+                    .match_tags([KEEP_TAG, REVIEW_TAG, ACCEPTED_TAG], bool=False)
+                    .sort_by("label_quality").limit(REVIEW_ROWS))
+            paths = ["id", "filepath", "label_quality", "suggested_label.label"]
+            if label_field:
+                paths.append(label_field + ".label")
+            values = view.values(paths)
+            for i, row in enumerate(zip(*values)):
+                sid, filepath, quality, suggested = row[:4]
+                given = row[4] if label_field else None
+                rows.append(dict(id=sid, given=given, suggested=suggested,
+                                 quality=None if quality is None else round(float(quality), 3)))
+                ctx.panel.state.set("review_%d" % i, dict(img=_media_url(filepath)))
+        ctx.panel.state.review = rows
+        ctx.panel.state.review_pending = len(
+            dataset.match_tags("label_issue").match_tags([KEEP_TAG, REVIEW_TAG, ACCEPTED_TAG],
+                                                         bool=False)
+        ) if rows else 0
+        ctx.panel.state.accepted = int(dataset.count_values("tags").get(ACCEPTED_TAG, 0))
+        self._load_groups(ctx)
+
+    def _load_groups(self, ctx):
+        dataset = ctx.dataset
+        groups = []
+        if dataset.get_field("redundant_of") is not None:
+            counts = dataset.match_tags("redundant").count_values("redundant_of")
+            top = sorted(((n, k) for k, n in counts.items() if k), reverse=True)
+            for g, (n, kept_id) in enumerate(top[:REDUNDANT_GROUPS]):
+                kept = dataset.select([kept_id]).values("filepath")
+                copies = dataset.match(F("redundant_of") == kept_id).sort_by(
+                    "redundancy_distance").limit(GROUP_COPIES)
+                cids, cpaths = copies.values(["id", "filepath"])
+                images = {"kept": _media_url(kept[0]) if kept else None}
+                for j, path in enumerate(cpaths):
+                    images["copy_%d" % j] = _media_url(path)
+                ctx.panel.state.set("group_%d" % g, images)
+                groups.append(dict(kept_id=kept_id, copies=cids, count=int(n)))
+        ctx.panel.state.groups = groups
+
+    # ------------------------------------------------------------------ layout
+
+    def render(self, ctx):
+        s = ctx.panel.state
+        panel = types.Object()
+        panel.md("## Winnow · %s\n%s samples" % (s.dataset or ctx.dataset.name,
+                                                  _fmt(s.total or 0)), name="title")
+        top = panel.h_stack("top_buttons", align_x="left", gap=1)
+        top.btn("refresh", label="Refresh", icon="refresh", on_click=self.refresh)
+        top.btn("show_all", label="Show all samples", on_click=self.show_all)
+
+        self._render_findings(panel, s)
+        self._render_runs(panel, s)
+        self._render_map(panel, s)
+        self._render_histograms(panel, s)
+        self._render_review(panel, s)
+        self._render_actions(panel, s)
+        return types.Property(panel, view=types.GridView(orientation="vertical", gap=2,
+                                                         align_x="left", padding=2))
+
+    def _render_findings(self, panel, s):
+        panel.md("### What Winnow found", name="findings_title")
+        for f in s.findings or []:
+            row = panel.h_stack("finding_" + f["name"], align_y="center", gap=2)
+            if f["computed"]:
+                row.md("**%s**: %s (%.1f %%)" % (f["label"], _fmt(f["count"]),
+                                                 100.0 * f["fraction"]), name="text")
+                row.btn("show", label="Show " + f["label"].lower(), variant="outlined",
+                        on_click=self.show_finding, params={"finding": f["name"]},
+                        disabled=f["count"] == 0)
+            else:
+                row.md("**%s**: not computed yet — run `%s`" % (
+                    f["label"], f["operator"].rsplit("/", 1)[-1]), name="text")
+
+    def _render_runs(self, panel, s):
+        panel.md("### Runs", name="runs_title")
+        runs = s.runs or []
+        if not runs:
+            panel.md("No Winnow runs on this dataset yet.", name="runs_empty")
+        for i, r in enumerate(runs):
+            row = panel.h_stack("run_%d" % i, align_y="center", gap=1)
+            row.md("**%s** · %s · %s  \n%s" % (r["method"], r["when"], r["counts"],
+                                                 r["params"]), name="text")
+            row.btn("show", label="Show", on_click=self.show_run, params={"key": r["key"]})
+            if s.confirm_delete == r["key"]:
+                row.btn("confirm", label="Really delete", variant="contained",
+                        on_click=self.delete_run, params={"key": r["key"]})
+                row.btn("cancel", label="Cancel", on_click=self.cancel_delete)
+            else:
+                row.btn("delete", label="Delete", on_click=self.ask_delete_run,
+                        params={"key": r["key"]})
+
+    def _render_map(self, panel, s):
+        panel.md("### Embedding map", name="map_title")
+        info = s.map or {}
+        if not info.get("embeddings_field"):
+            panel.md("Not computed yet — run `compute_embeddings`.", name="map_missing")
+            return
+        if not info.get("key"):
+            panel.md("No 2-D map of `%s` yet." % info["embeddings_field"], name="map_missing")
+            panel.btn("compute_map", label="Compute the map (PCA)", variant="contained",
+                      on_click=self.compute_map)
+            return
+        modes = types.DropdownView()
+        for value, label in COLOR_MODES:
+            if value in info["modes"]:
+                modes.add_choice(value, label=label)
+        panel.enum("color_by", modes.values(), default=info["color_by"], label="Colour by",
+                   view=modes, on_change=self.set_color_by)
+        if info.get("sampled"):
+            note = ("Showing a random sample of %s of %s points; counts above cover every "
+                    "sample." % (_fmt(info["shown"]), _fmt(info["total"])))
+        else:
+            note = "All %s points. Select points (box or lasso) to show them in the grid." % (
+                _fmt(info.get("total", 0)))
+        panel.md(note, name="map_note")
+        panel.plot("map", layout=_map_layout(), on_selected=self.on_map_selected,
+                   config={"displaylogo": False}, height=60)
+
+    def _render_histograms(self, panel, s):
+        panel.md("### Distributions", name="hist_title")
+        hists = s.histograms or []
+        if not hists:
+            panel.md("Not computed yet — run `find_outliers`, `find_label_issues` or "
+                     "`find_representatives`.", name="hist_missing")
+        for h in hists:
+            panel.plot("hist_" + h["field"], layout=_hist_layout(h["label"]),
+                       on_click=self.on_histogram_click, config={"displaylogo": False},
+                       height=30)
+
+    def _render_review(self, panel, s):
+        panel.md("### Review", name="review_title")
+        rows = s.review or []
+        if not rows:
+            panel.md("No label issues to review (run `find_label_issues`).", name="review_empty")
+        else:
+            panel.md("Label issues, worst first (%s still to review):" % _fmt(
+                s.review_pending or 0), name="review_intro")
+        for i, r in enumerate(rows):
+            row = panel.h_stack("review_%d" % i, align_y="center", gap=1)
+            row.img("img", width="56px", height="56px", on_click=self.show_sample,
+                    params={"id": r["id"]}, alt_text=r["id"])
+            row.md("`%s` → **%s** (quality %s)" % (r["given"], r["suggested"], r["quality"]),
+                   name="text")
+            row.btn("accept", label="Accept", variant="contained",
+                    on_click=self.accept_suggestion, params={"id": r["id"]})
+            row.btn("keep", label="Keep", on_click=self.keep_label, params={"id": r["id"]})
+            row.btn("review", label="Tag for review", on_click=self.tag_for_review,
+                    params={"id": r["id"]})
+        if s.accepted:
+            panel.btn("undo_accepted", label="Undo %d accepted label(s)" % s.accepted,
+                      on_click=self.undo_accepted)
+        groups = s.groups or []
+        if groups:
+            panel.md("Redundant groups: the kept image first, then its redundant copies.",
+                     name="groups_intro")
+        for g, group in enumerate(groups):
+            row = panel.h_stack("group_%d" % g, align_y="center", gap=1)
+            row.img("kept", width="64px", height="64px", on_click=self.show_sample,
+                    params={"id": group["kept_id"]}, alt_text="kept")
+            for j, cid in enumerate(group["copies"]):
+                row.img("copy_%d" % j, width="48px", height="48px", on_click=self.show_sample,
+                        params={"id": cid}, alt_text="redundant")
+            row.md("%d redundant" % group["count"], name="text")
+
+    def _render_actions(self, panel, s):
+        panel.md("### Run a step on the current view", name="actions_title")
+        row = panel.h_stack("actions", gap=1)
+        for a in s.actions or []:
+            row.btn(a["name"], label=a["label"], disabled=not a["available"],
+                    on_click=self.open_operator, params={"operator": a["uri"]})
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _fmt(n):
+    return "{:,}".format(int(n))
+
+
+def _media_url(filepath):
+    # The App serves media from its own origin.
+    return "/media?filepath=" + urllib.parse.quote(filepath, safe="")
+
+
+def _run_row(run):
+    ts = run.get("timestamp")
+    when = ts.strftime("%Y-%m-%d %H:%M") if isinstance(ts, datetime.datetime) else str(ts)
+    params = ", ".join("%s=%s" % (k, v) for k, v in sorted(run["params"].items())
+                       if v is not None and not isinstance(v, (list, dict)))
+    counts = ", ".join("%s %s" % (v, k) for k, v in run["counts"].items()
+                       if isinstance(v, (int, float)))
+    return dict(key=run["key"], method=run["method"], when=when, params=params or "—",
+                counts=counts or "—", tags=run["tags"], fields=run["fields"])
+
+
+def _available_actions():
+    from fiftyone.operators.registry import operator_exists
+    from winnow.plugin import findings
+
+    out = []
+    for name, label in findings.ACTIONS:
+        uri = findings.OPERATOR_PREFIX + name
+        out.append(dict(name=name, label=label, uri=uri, available=operator_exists(uri)))
+    return out
+
+
+def _color_modes(dataset, label_field):
+    modes = ["status"]
+    if dataset.get_field("cluster") is not None:
+        modes.append("cluster")
+    if label_field:
+        modes.append("label")
+    if dataset.get_field("label_quality") is not None:
+        modes.append("label_quality")
+    return modes
+
+
+def _status(tags):
+    tags = tags or []
+    for status in ("outlier", "redundant", "representative"):
+        if status in tags:
+            return status
+    return "kept"
+
+
+def _map_traces(points, color_by, label_path):
+    ids, x, y, values = points["ids"], points["x"], points["y"], points["values"]
+    traces = []
+    if color_by == "status":
+        statuses = [_status(t) for t in values.get("tags", [[]] * len(ids))]
+        redundant_of = values.get("redundant_of", [None] * len(ids))
+        from winnow.plugin.embedding_map import link_segments
+
+        targets = [t if s == "redundant" else None for s, t in zip(statuses, redundant_of)]
+        lx, ly = link_segments(ids, x, y, targets, points["positions"])
+        if lx:
+            traces.append(dict(type="scatter", mode="lines", x=lx, y=ly,
+                               name="redundant → kept", hoverinfo="skip",
+                               line=dict(color="rgba(76,142,247,0.45)", width=1)))
+        groups = {s: [i for i, v in enumerate(statuses) if v == s] for s in STATUS_COLORS}
+        for status in ("kept", "representative", "redundant", "outlier"):
+            rows = groups[status]
+            if rows:
+                traces.append(_points_trace(status, rows, ids, x, y, STATUS_COLORS[status],
+                                            size=9 if status == "representative" else 6))
+        return traces
+    if color_by == "label_quality":
+        q = values.get("label_quality", [None] * len(ids))
+        rows = [i for i, v in enumerate(q) if v is not None]
+        trace = _points_trace("label quality", rows, ids, x, y, None)
+        trace["marker"] = dict(color=[q[i] for i in rows], colorscale="RdYlGn", cmin=0,
+                               cmax=1, size=6, showscale=True,
+                               colorbar=dict(title=dict(text="quality")))
+        trace["text"] = ["%.3f" % q[i] for i in rows]
+        return traces + [trace]
+    field = "cluster" if color_by == "cluster" else label_path
+    cats = [str(v) if v is not None else "none" for v in values.get(field, [None] * len(ids))]
+    order = sorted(set(cats), key=lambda c: (-cats.count(c), c))
+    top = set(order[:CATEGORY_LIMIT])
+    cats = [c if c in top else "other" for c in cats]
+    for c in order[:CATEGORY_LIMIT] + (["other"] if len(order) > CATEGORY_LIMIT else []):
+        rows = [i for i, v in enumerate(cats) if v == c]
+        traces.append(_points_trace(c, rows, ids, x, y, None))
+    return traces
+
+
+def _points_trace(name, rows, ids, x, y, color, size=6):
+    # "ids" make selections carry sample ids back to on_map_selected.
+    marker = dict(size=size, opacity=0.85)
+    if color:
+        marker["color"] = color
+    return dict(type="scatter", mode="markers", name=name,
+                x=[x[i] for i in rows], y=[y[i] for i in rows], ids=[ids[i] for i in rows],
+                marker=marker, hovertemplate="%{id}<extra>" + name + "</extra>")
+
+
+def _histogram_traces(h):
+    edges, counts = h["edges"], h["counts"]
+    centers = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:])]
+    last = len(counts) - 1
+    ids = ["%s|%r|%r|%d" % (h["field"], edges[i], edges[i + 1], i == last)
+           for i in range(len(counts))]
+    return [dict(type="bar", x=centers, y=counts, ids=ids, name=h["label"],
+                 width=[b - a for a, b in zip(edges[:-1], edges[1:])],
+                 marker=dict(color="#ff6d04"))]
+
+
+def _map_layout():
+    return dict(dragmode="lasso", showlegend=True, height=420,
+                margin=dict(l=30, r=10, t=10, b=30),
+                legend=dict(orientation="h", y=-0.1),
+                paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
+                xaxis=dict(showticklabels=False, zeroline=False),
+                yaxis=dict(showticklabels=False, zeroline=False))
+
+
+def _hist_layout(label):
+    return dict(height=220, bargap=0.05, margin=dict(l=40, r=10, t=30, b=30),
+                title=dict(text=label, font=dict(size=13)),
+                paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
+                xaxis=dict(title=dict(text=label)), yaxis=dict(title=dict(text="samples")))
