@@ -6,6 +6,7 @@ import numpy as np
 
 import fiftyone.core.fields as fof
 import fiftyone.core.labels as fol
+import fiftyone.core.utils as fou
 
 from . import runs
 
@@ -108,7 +109,7 @@ def extract_topics(samples, tags_field="pretrained_tags", n_topics=30, topic_fie
         random_state (51): NMF's seed
         overwrite (False): whether existing fields not written by this step may
             be overwritten
-        progress (None): unused (one fast step); accepted for operator symmetry
+        progress (None): True/False or a ``fiftyone.report_progress`` callback
 
     Returns:
         a :class:`TopicsResults`
@@ -134,7 +135,9 @@ def extract_topics(samples, tags_field="pretrained_tags", n_topics=30, topic_fie
     if len(tagged) == 0:
         raise ValueError("No sample of the view has tags in %r" % tags_field)
     n_fit = min(n_topics, len(tagged), len(vocabulary))
-    W, H, error = fit_topics(X[tagged], n_fit, random_state=random_state)
+    with fou.ProgressBar(total=1, progress=progress) as pb:
+        W, H, error = fit_topics(X[tagged], n_fit, random_state=random_state)
+        pb.update()
     names = topic_names(H, vocabulary)
 
     topics, weights = {}, {}

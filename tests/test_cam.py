@@ -352,3 +352,70 @@ def test_topics_need_tags(make_dataset, photos):
         winnow.extract_topics(ds)
     with pytest.raises(ValueError, match="n_topics"):
         winnow.extract_topics(ds, n_topics=0)
+
+
+# ------------------------------------------------------------------ operators
+
+
+def _op_context(dataset, uri, params):
+    from fiftyone.operators.executor import ExecutionContext, Executor
+
+    return ExecutionContext(request_params=dict(dataset_name=dataset.name, params=params),
+                            executor=Executor(), operator_uri=uri)
+
+
+def test_operators_forms_progress_and_delegation(make_dataset, photos):
+    import fiftyone.operators as foo
+    from fiftyone.operators.delegated import DelegatedOperationService
+    from fiftyone.operators.registry import OperatorRegistry
+
+    registry = OperatorRegistry()
+    uris = {op.uri for op in registry.list_operators(builtin=False)}
+    cam_uri, tag_uri, topic_uri = ("@winnow/curation/" + n for n in
+                                   ("compute_cam", "tag_with_pretrained", "extract_topics"))
+    assert {cam_uri, tag_uri, topic_uri} <= uris
+
+    ds = make_dataset([fo.Sample(filepath=photos[n], name=n,
+                                 gt=fo.Classification(label="espresso"))
+                       for n in ("coffee", "chelsea")])
+    # CAM form and immediate run with progress
+    ctx = _op_context(ds, cam_uri, dict(heatmap_field="op_cam", boxes_field="op_boxes",
+                                        prediction_field="", target="gt", scales="224",
+                                        map_size=32, batch_size=2))
+    op = foo.get_operator(cam_uri)
+    form = op.resolve_type(ctx, "inputs").type.properties
+    assert {"model", "method", "layer", "target", "heatmap_field", "threshold", "box_mode",
+            "scales", "map_dir", "view_target"} <= set(form)
+    assert "gt" in [c.value for c in form["target"].view.choices]
+    messages = list(op.execute(ctx))
+    progress = [m.body.params["progress"] for m in messages
+                if m.body.operator_uri.endswith("set_progress")]
+    assert progress and progress[-1] == 1
+    assert ds.count("op_cam") == 2 and ds.first().op_cam.map.shape == (32, 32)
+    assert set(ds.values("op_boxes.detections.label", unwind=True)) == {"espresso"}
+    assert "op_cam_prediction" not in ds.get_field_schema() and "cam_prediction" not in \
+        ds.get_field_schema()
+
+    # Tags then topics, immediate
+    tag_op = foo.get_operator(tag_uri)
+    list(tag_op.execute(_op_context(ds, tag_uri, dict(k=3, batch_size=2))))
+    assert ds.count("pretrained_tags.classifications") == 6
+    topic_op = foo.get_operator(topic_uri)
+    tctx = _op_context(ds, topic_uri, dict(n_topics=2))
+    assert "tags_field" in topic_op.resolve_type(tctx, "inputs").type.properties
+    list(topic_op.execute(tctx))
+    assert ds.count("topic") == 2
+
+    # Delegated: queued, nothing written, then run by a worker
+    queued = op(ds, method="gradcam", heatmap_field="gc", prediction_field=None,
+                boxes_field=None, delegate=True)
+    queued.raise_exceptions()
+    assert "gc" not in ds.get_field_schema()
+    service = DelegatedOperationService()
+    service.execute_queued_operations(dataset_name=ds.name)
+    [doc] = service.list_operations(dataset_name=ds.name)
+    assert doc.run_state == "completed", doc.run_state
+    ds.reload()
+    assert ds.count("gc") == 2
+    assert winnow.get_run(ds, "winnow_cam_gc")["params"]["method"] == "gradcam"
+    service.delete_operation(doc.id)
