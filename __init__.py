@@ -18,6 +18,9 @@ if __name__ == "winnow":
     from .plugin.cam import compute_cam, boxes_from_heatmap, CamResults
     from .plugin.tags import tag_with_pretrained, TagsResults
     from .plugin.topics import extract_topics, get_topics, TopicsResults
+    from .plugin.outliers import find_outliers, outlier_scores, OutliersResults
+    from .plugin.redundancy import find_redundant, redundancy_clusters, RedundancyResults
+    from .plugin.filtering import filter_dataset, export_kept, FilterResults
 
     __version__ = "0.1.0"
 

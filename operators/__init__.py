@@ -1,8 +1,11 @@
 """Winnow's FiftyOne operators: one thin module per operator (form, engine call, report)."""
 
 from .compute_embeddings import ComputeEmbeddings
+from .filter_dataset import FilterDataset
+from .find_outliers import FindOutliers
+from .find_redundant import FindRedundant
 
-OPERATORS = [ComputeEmbeddings]
+OPERATORS = [ComputeEmbeddings, FindOutliers, FindRedundant, FilterDataset]
 
 from .compute_cam import ComputeCam  # noqa: E402
 from .extract_topics import ExtractTopics  # noqa: E402

@@ -1,0 +1,241 @@
+"""The dataset filter, the thesis way: outliers first, then redundancy among the rest.
+
+``filter_dataset`` tags ``ceil(outliers · N)`` outliers, then clusters the
+remaining samples so that ``floor(redundant · N)`` more become redundant
+(the thesis's ``floor((1 - out - sim) · N)`` clusters, ± 1), and saves the
+views "kept", "outliers" and "redundant". ``export_kept`` writes the kept
+samples out. Nothing is ever deleted.
+"""
+
+import json
+import math
+import os
+import time
+
+import numpy as np
+
+from . import outliers as _outliers
+from . import redundancy as _redundancy
+from . import runs, vectors
+
+STEP = "filter"
+VIEW_KINDS = ("kept", "outliers", "redundant")
+
+
+class FilterResults:
+    """What :func:`filter_dataset` did.
+
+    Attributes:
+        num_samples, num_outliers, num_redundant, num_kept: counts
+        outliers: an :class:`~winnow.plugin.outliers.OutliersResults`
+        redundancy: a :class:`~winnow.plugin.redundancy.RedundancyResults`
+        views: ``{"kept": name, "outliers": name, "redundant": name}`` saved views
+        class_counts: ``{label: {"total", "kept"}}`` with ``per_class``
+        run_key, seconds
+    """
+
+    def __init__(self, **kwargs):
+        self.__dict__.update(kwargs)
+
+    def __repr__(self):
+        lines = ["Filter: kept %d of %d samples (%d outliers, %d redundant) in %.1f s"
+                 % (self.num_kept, self.num_samples, self.num_outliers, self.num_redundant,
+                    self.seconds)]
+        for kind, name in self.views.items():
+            lines.append("  saved view %r: %s" % (name, kind))
+        return "\n".join(lines)
+
+
+def saved_view_names(prefix="winnow"):
+    """The saved views' names: ``{"kept": "<prefix>-kept", ...}``."""
+    return {kind: "%s-%s" % (prefix, kind) for kind in VIEW_KINDS}
+
+
+def filter_dataset(samples, outliers=0.05, redundant=0.05, per_class=None,
+                   embeddings_field="embedding", n_components=None, reduce="pca",
+                   outlier_tag="outlier", redundant_tag="redundant",
+                   score_field="outlier_score", representative_field="redundant_of",
+                   distance_field="redundancy_distance", view_prefix="winnow",
+                   method="auto", overwrite=False, progress=None):
+    """Tags outliers and redundant samples, the thesis way, and saves the views.
+
+    1. :func:`~winnow.plugin.outliers.find_outliers` tags ``ceil(outliers · N)``
+       samples.
+    2. :func:`~winnow.plugin.redundancy.find_redundant` clusters the others and
+       tags ``floor(redundant · N)`` of them, each linked to a kept sample.
+    3. Saves the views ``<view_prefix>-kept``, ``-outliers`` and ``-redundant``.
+
+    With ``per_class``, both shares are split over classes in proportion to
+    their sizes in the whole view (largest remainder), so the kept set keeps
+    the class proportions (± 1 sample per class).
+
+    Args:
+        samples: a dataset or view
+        outliers (0.05): share of outliers, in [0, 1); 0 skips the step
+        redundant (0.05): share of redundant samples, in [0, 1); 0 skips it
+        per_class (None): a label field for class-aware filtering
+        embeddings_field ("embedding"), n_components (None), reduce ("pca"):
+            the vectors and their reduction (both steps)
+        outlier_tag, redundant_tag, score_field, representative_field,
+            distance_field: what the two steps write
+        view_prefix ("winnow"): prefix of the saved views' names
+        method ("auto"): the redundancy method (see ``redundancy_clusters``)
+        overwrite (False): whether others' fields, tags or views may be overwritten
+        progress (None): progress bar or callback
+
+    Returns:
+        a :class:`FilterResults`
+    """
+    started = time.time()
+    out_frac = _share(outliers, "outliers")
+    red_frac = _share(redundant, "redundant")
+    if out_frac + red_frac >= 1.0:
+        raise ValueError("outliers + redundant must be < 1 (something must be kept); got %r"
+                         % (out_frac + red_frac))
+    if out_frac == 0 and red_frac == 0:
+        raise ValueError("Nothing to do: outliers and redundant are both 0")
+    if outlier_tag == redundant_tag:
+        raise ValueError("outlier_tag and redundant_tag must differ")
+    vectors.check_reduction(n_components, reduce)
+    if method not in _redundancy.METHODS:
+        raise ValueError("method must be one of %s; got %r" % (list(_redundancy.METHODS), method))
+    names = saved_view_names(view_prefix)
+    key = runs.run_key(STEP, view_prefix)
+    _check_views_writable(samples, names, key, overwrite)
+    # Validate everything before the first write (load_vectors raises on bad input).
+    ids, X, labels = vectors.load_vectors(samples, embeddings_field, per_class)
+    n = len(ids)
+    n_out = int(math.ceil(out_frac * n - 1e-9))
+    n_red = int(math.floor(red_frac * n + 1e-9))
+    if n_out + n_red >= n:
+        raise ValueError("The view has %d samples: %d outliers + %d redundant leave none"
+                         % (n, n_out, n_red))
+    red_key = runs.run_key(_redundancy.STEP, representative_field)
+    out_key = runs.run_key(_outliers.STEP, score_field)
+    if out_frac:
+        runs.check_writable(samples, [score_field], _outliers.STEP, overwrite=overwrite)
+        vectors.check_tags_writable(samples, [outlier_tag], out_key, overwrite=overwrite)
+    if red_frac:
+        runs.check_writable(samples, [representative_field, distance_field],
+                            _redundancy.STEP, overwrite=overwrite)
+        vectors.check_tags_writable(samples, [redundant_tag], red_key, overwrite=overwrite)
+
+    out_res = red_res = None
+    if out_frac:
+        out_res = _outliers.find_outliers(
+            samples, count=n_out, embeddings_field=embeddings_field, score_field=score_field,
+            tag=outlier_tag, n_components=n_components, reduce=reduce, per_class=per_class,
+            overwrite=overwrite, progress=progress,
+        )
+    rest = samples.match_tags(outlier_tag, bool=False) if out_frac else samples
+    if red_frac:
+        count = n_red
+        if labels is not None:
+            # Quotas from the whole view's class sizes, so kept proportions hold.
+            count = vectors.class_quotas(labels, n_red)
+        red_res = _redundancy.find_redundant(
+            rest, count=count, embeddings_field=embeddings_field, tag=redundant_tag,
+            representative_field=representative_field, distance_field=distance_field,
+            per_class=per_class, n_components=n_components, reduce=reduce, method=method,
+            overwrite=overwrite, progress=progress,
+        )
+
+    tags = [t for t, f in ((outlier_tag, out_frac), (redundant_tag, red_frac)) if f]
+    views = {
+        "kept": samples.match_tags(tags, bool=False),
+        "outliers": samples.match_tags(outlier_tag),
+        "redundant": samples.match_tags(redundant_tag),
+    }
+    dataset = samples._root_dataset
+    for kind, view in views.items():
+        dataset.save_view(names[kind], view, overwrite=True)
+
+    num_out = out_res.num_outliers if out_res else 0
+    num_red = red_res.num_redundant if red_res else 0
+    class_counts = None
+    if labels is not None:
+        kept_ids = set(views["kept"].values("id"))
+        class_counts = {}
+        for i, c in zip(ids, labels.tolist()):
+            entry = class_counts.setdefault(c, {"total": 0, "kept": 0})
+            entry["total"] += 1
+            entry["kept"] += i in kept_ids
+    params = dict(outliers=out_frac, redundant=red_frac, per_class=per_class,
+                  embeddings_field=embeddings_field, n_components=n_components,
+                  reduce=reduce, method=method, outlier_run=out_res and out_res.run_key,
+                  redundancy_run=red_res and red_res.run_key)
+    counts = dict(samples=n, outliers=num_out, redundant=num_red, kept=n - num_out - num_red)
+    runs.record_run(samples, key, STEP, [], params, counts, started, tags=[],
+                    saved_views=list(names.values()))
+    return FilterResults(
+        num_samples=n, num_outliers=num_out, num_redundant=num_red,
+        num_kept=n - num_out - num_red, outliers=out_res, redundancy=red_res,
+        views=names, class_counts=class_counts, run_key=key,
+        seconds=time.time() - started,
+    )
+
+
+def _share(value, name):
+    if value in (None, 0, 0.0):
+        return 0.0
+    return vectors.check_fraction(value, name)
+
+
+def _check_views_writable(samples, names, key, overwrite):
+    dataset = samples._root_dataset
+    ours = set()
+    for run in runs.list_runs(dataset):
+        if run["key"] == key:
+            info = dataset.get_run_info(key).config
+            ours.update(getattr(info, "saved_views", None) or [])
+    for name in names.values():
+        if dataset.has_saved_view(name) and name not in ours and not overwrite:
+            raise ValueError("The dataset already has a saved view %r not made by this "
+                             "Winnow filter; pass another view_prefix or overwrite=True"
+                             % name)
+
+
+EXPORT_FORMATS = ("filepaths", "ids")
+
+
+def export_kept(samples, path, view_prefix="winnow", format="filepaths",
+                overwrite=False, **export_kwargs):
+    """Writes the kept samples of the last :func:`filter_dataset` run.
+
+    Args:
+        samples: the dataset (or any view of it) that was filtered
+        path: a file (``format="filepaths"`` or ``"ids"``: one entry a line;
+            ``.json``: a JSON list) or, for a FiftyOne dataset type (e.g.
+            ``fiftyone.types.ImageClassificationDirectoryTree``), an export directory
+        view_prefix ("winnow"): the filter run's view prefix
+        format ("filepaths"): ``"filepaths"``, ``"ids"`` or a FiftyOne dataset type
+        overwrite (False): whether an existing ``path`` may be replaced
+        **export_kwargs: passed to ``SampleCollection.export`` (e.g. ``label_field``)
+
+    Returns:
+        the number of samples written
+    """
+    dataset = samples._root_dataset
+    name = saved_view_names(view_prefix)["kept"]
+    if not dataset.has_saved_view(name):
+        raise ValueError("No saved view %r: run winnow.filter_dataset first" % name)
+    if os.path.exists(path) and not overwrite:
+        raise ValueError("%r exists; pass overwrite=True to replace it" % path)
+    kept = dataset.load_saved_view(name)
+    if isinstance(format, str):
+        if format not in EXPORT_FORMATS:
+            raise ValueError("format must be one of %s or a FiftyOne dataset type; got %r"
+                             % (list(EXPORT_FORMATS), format))
+        values = kept.values("filepath" if format == "filepaths" else "id")
+        parent = os.path.dirname(os.path.abspath(path))
+        os.makedirs(parent, exist_ok=True)
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            if path.endswith(".json"):
+                json.dump(values, f, indent=1)
+            else:
+                f.write("".join(v + "\n" for v in values))
+        os.replace(tmp, path)
+        return len(values)
+    kept.export(export_dir=path, dataset_type=format, overwrite=overwrite, **export_kwargs)
+    return len(kept)

@@ -1,0 +1,372 @@
+"""Semantic redundancy: near-copies in meaning, found by agglomerative clustering.
+
+As in Birodkar et al. (2019) and Raud's thesis: agglomerative clustering of
+the embeddings on cosine distance (average linkage: cosine rules out Ward);
+in each cluster the member nearest the centre is kept, the others are
+redundant and link to it. Winnow tags and links; it never deletes.
+
+Scale: exact clustering needs the N(N-1)/2 distances (twice, inside scipy's
+nearest-neighbour-chain linkage). Where that fits ``memory_budget`` it runs
+as is; beyond, the embeddings are first partitioned by spherical k-means (as
+SemDeDup does), each partition is clustered exactly, and the partitions' merge
+trees are cut at one common height, chosen so that the total number of merges
+is the one asked for. Because average linkage never merges below a merge it
+already made, this equals the exact result whenever no cluster straddles two
+partitions below that height; memory is O(partition_size²), never N×N.
+"""
+
+import math
+import time
+
+import numpy as np
+
+import fiftyone.core.fields as fof
+import fiftyone.core.utils as fou
+
+from . import runs, vectors
+
+STEP = "redundancy"
+DEFAULT_BUDGET = 1 << 30  # bytes for the exact method's distance matrices
+METHODS = ("auto", "exact", "partitioned")
+
+
+def max_exact_size(memory_budget=DEFAULT_BUDGET):
+    """The largest N the exact method handles within ``memory_budget`` bytes."""
+    # Two float64 condensed matrices (ours and scipy's working copy): 8·N² bytes.
+    return int(math.sqrt(memory_budget / 8.0))
+
+
+def redundancy_clusters(X, n_clusters=None, max_distance=None, method="auto",
+                        memory_budget=DEFAULT_BUDGET, partition_size=4096,
+                        n_components=None, reduce="pca", random_state=0, progress=None):
+    """Agglomerative clustering (cosine, average linkage) and a keeper per cluster.
+
+    Args:
+        X: an ``(N, D)`` array of embeddings
+        n_clusters (None): clusters to form (``N - n_clusters`` samples become
+            redundant), or
+        max_distance (None): merge only while the average cosine distance
+            between clusters is at most this (near-duplicates: ~0.05)
+        method ("auto"): ``"exact"`` (N×N distances), ``"partitioned"``
+            (memory-bounded) or ``"auto"`` (exact where it fits ``memory_budget``)
+        memory_budget (1 GiB): bytes the exact method may use
+        partition_size (4096): target partition size of the partitioned method
+            (capped by the budget)
+        n_components (None), reduce ("pca"): optional reduction before
+            clustering (None keeps all dimensions)
+        random_state (0): seed of k-means and randomized PCA
+        progress (None): progress bar or callback (one step per partition)
+
+    Returns:
+        a dict of ``(N,)`` arrays: ``cluster`` (cluster index), ``representative``
+        (row of the kept member of the row's cluster; itself if kept),
+        ``distance`` (cosine distance to the representative, 0 if kept),
+        ``redundant`` (bool), plus ``method`` and ``num_partitions``
+    """
+    X = vectors.check_array(X, min_samples=1)
+    n = len(X)
+    if (n_clusters is None) == (max_distance is None):
+        raise ValueError("Pass exactly one of n_clusters and max_distance")
+    if n_clusters is not None and not (1 <= int(n_clusters) <= n):
+        raise ValueError("n_clusters must be in [1, N=%d]; got %r" % (n, n_clusters))
+    if max_distance is not None and not (0.0 <= float(max_distance) <= 2.0):
+        raise ValueError("max_distance is a cosine distance in [0, 2]; got %r" % (max_distance,))
+    if method not in METHODS:
+        raise ValueError("method must be one of %s; got %r" % (list(METHODS), method))
+    Z = vectors.reduce_dimensions(X, n_components=n_components, reduce=reduce,
+                                  random_state=random_state)
+
+    limit = max_exact_size(memory_budget)
+    if method == "exact" and n > limit:
+        raise ValueError("The exact method needs ~%.1f GB for N=%d (budget %.1f GB); use "
+                         "method='partitioned' or raise memory_budget"
+                         % (8.0 * n * n / 1e9, n, memory_budget / 1e9))
+    exact = method == "exact" or (method == "auto" and n <= limit)
+    if exact:
+        parts = [np.arange(n)]
+    else:
+        size = int(max(2, min(partition_size, limit)))
+        parts = _partition(Z, np.arange(n), size, random_state)
+
+    trees = []
+    with fou.ProgressBar(total=len(parts), progress=progress) as pb:
+        for idx in parts:
+            trees.append(_average_linkage(Z[idx]) if len(idx) > 1 else np.zeros((0, 4)))
+            pb.update()
+
+    merges = _merges_per_tree(trees, n, n_clusters, max_distance)
+    cluster = np.empty(n, dtype=np.int64)
+    offset = 0
+    for idx, tree, m in zip(parts, trees, merges):
+        local = _cut(tree, len(idx), m)
+        cluster[idx] = local + offset
+        offset += local.max() + 1
+    rep, dist = _representatives(Z, cluster)
+    return dict(cluster=cluster, representative=rep, distance=dist,
+                redundant=rep != np.arange(n),
+                method="exact" if exact else "partitioned", num_partitions=len(parts))
+
+
+def _partition(Z, idx, size, random_state):
+    """Spherical k-means splits until every part has at most ``size`` rows."""
+    if len(idx) <= size:
+        return [idx]
+    from sklearn.cluster import MiniBatchKMeans
+
+    k = int(math.ceil(len(idx) / float(size)))
+    km = MiniBatchKMeans(n_clusters=k, random_state=random_state, n_init=3,
+                         batch_size=4096)
+    labels = km.fit_predict(Z[idx])
+    groups = [idx[labels == c] for c in range(k) if (labels == c).any()]
+    if len(groups) == 1:
+        # Degenerate (identical points): split by position, clustering stays within parts.
+        return [idx[i:i + size] for i in range(0, len(idx), size)]
+    out = []
+    for g in groups:
+        out.extend(_partition(Z, g, size, random_state + 1))
+    return out
+
+
+def _average_linkage(Zp, block=1024):
+    """scipy's average-linkage tree on cosine distances of unit rows.
+
+    The condensed distance vector is filled block by block with BLAS products
+    (never the n×n matrix), then handed to ``scipy.cluster.hierarchy.linkage``
+    (the same call scikit-learn's ``AgglomerativeClustering(metric="cosine",
+    linkage="average")`` makes).
+    """
+    from scipy.cluster.hierarchy import linkage
+
+    n = len(Zp)
+    Zp = np.asarray(Zp, dtype=np.float64)
+    condensed = np.empty(n * (n - 1) // 2, dtype=np.float64)
+    pos = 0
+    for start in range(0, n - 1, block):
+        stop = min(start + block, n - 1)
+        sims = Zp[start:stop] @ Zp[start:].T
+        for r in range(stop - start):
+            row = sims[r, r + 1:]
+            condensed[pos:pos + len(row)] = row
+            pos += len(row)
+    np.subtract(1.0, condensed, out=condensed)
+    np.clip(condensed, 0.0, 2.0, out=condensed)
+    return linkage(condensed, method="average")
+
+
+def _merges_per_tree(trees, n, n_clusters, max_distance):
+    """How many of each tree's first merges to apply (one common cut height)."""
+    if max_distance is not None:
+        return [int(np.searchsorted(t[:, 2], max_distance, side="right")) for t in trees]
+    wanted = n - int(n_clusters)
+    heights = np.concatenate([t[:, 2] for t in trees]) if trees else np.zeros(0)
+    owner = np.concatenate([np.full(len(t), i) for i, t in enumerate(trees)])
+    rank = np.concatenate([np.arange(len(t)) for t in trees])
+    if wanted > len(heights):
+        raise ValueError("Cannot form %d clusters from %d partitions; lower the fraction or "
+                         "raise partition_size" % (n_clusters, len(trees)))
+    # Lowest heights first; ties: lower partition, then earlier merge (keeps prefixes).
+    order = np.lexsort((rank, owner, heights))[:wanted]
+    return np.bincount(owner[order], minlength=len(trees)).tolist()
+
+
+def _cut(tree, n, m):
+    """Cluster labels ``0..n-m-1`` after the first ``m`` merges of a linkage tree."""
+    parent = np.arange(2 * n - 1)
+
+    def find(a):
+        root = a
+        while parent[root] != root:
+            root = parent[root]
+        while parent[a] != root:
+            parent[a], a = root, parent[a]
+        return root
+
+    for i in range(m):
+        a, b = int(tree[i, 0]), int(tree[i, 1])
+        parent[find(a)] = n + i
+        parent[find(b)] = n + i
+    roots = np.array([find(i) for i in range(n)])
+    return np.unique(roots, return_inverse=True)[1].astype(np.int64)
+
+
+def _representatives(Z, cluster):
+    """Per cluster, the member nearest the centre; everyone's cosine distance to it."""
+    n = len(Z)
+    Z = np.asarray(Z, dtype=np.float64)
+    k = int(cluster.max()) + 1
+    centres = np.zeros((k, Z.shape[1]))
+    np.add.at(centres, cluster, Z)
+    closeness = np.einsum("ij,ij->i", Z, centres[cluster])
+    # Best member first within each cluster; ties to the lowest row (deterministic).
+    order = np.lexsort((np.arange(n), -closeness, cluster))
+    first = np.ones(n, dtype=bool)
+    first[1:] = cluster[order][1:] != cluster[order][:-1]
+    keeper = np.empty(k, dtype=np.int64)
+    keeper[cluster[order][first]] = order[first]
+    rep = keeper[cluster]
+    dist = 1.0 - np.einsum("ij,ij->i", Z, Z[rep])
+    dist[rep == np.arange(n)] = 0.0
+    return rep, np.clip(dist, 0.0, 2.0)
+
+
+def select_redundant(X, count=None, fraction=None, labels=None, max_distance=None,
+                     progress=None, **kwargs):
+    """Array-level selection of redundant rows.
+
+    Args:
+        X: an ``(N, D)`` array
+        count: how many rows become redundant, or a dict ``{label: count}``
+            with ``labels``; or
+        fraction: ``floor(fraction · N)`` rows become redundant; or
+        max_distance: cut at this cosine distance instead of a count
+        labels (None): an ``(N,)`` array of classes; clustering then runs per
+            class and each class loses its proportional share (largest
+            remainder), so class proportions are kept
+        **kwargs: passed to :func:`redundancy_clusters`
+
+    Returns:
+        the dict of :func:`redundancy_clusters` over all N rows
+    """
+    n = len(X)
+    if max_distance is None and count is None:
+        count = int(math.floor(vectors.check_fraction(fraction) * n + 1e-9))
+    if labels is None:
+        if max_distance is not None:
+            return redundancy_clusters(X, max_distance=max_distance, progress=progress, **kwargs)
+        return redundancy_clusters(X, n_clusters=n - int(count), progress=progress, **kwargs)
+
+    labels = np.asarray(labels).astype(str)
+    classes = np.unique(labels)
+    if max_distance is None and not isinstance(count, dict):
+        count = vectors.class_quotas(labels, int(count))
+    out = dict(cluster=np.zeros(n, np.int64), representative=np.arange(n),
+               distance=np.zeros(n), redundant=np.zeros(n, bool), num_partitions=0)
+    offset = 0
+    with fou.ProgressBar(total=len(classes), progress=progress) as pb:
+        for c in classes:
+            idx = np.flatnonzero(labels == c)
+            if max_distance is not None:
+                res = redundancy_clusters(X[idx], max_distance=max_distance, **kwargs)
+            else:
+                m = int(count.get(c, 0))
+                if m >= len(idx):
+                    raise ValueError("Class %r has %d samples; cannot make %d redundant"
+                                     % (c, len(idx), m))
+                res = redundancy_clusters(X[idx], n_clusters=len(idx) - m, **kwargs)
+            out["cluster"][idx] = res["cluster"] + offset
+            offset += res["cluster"].max() + 1
+            out["representative"][idx] = idx[res["representative"]]
+            out["distance"][idx] = res["distance"]
+            out["redundant"][idx] = res["redundant"]
+            out["num_partitions"] += res["num_partitions"]
+            out["method"] = res["method"]
+            pb.update()
+    return out
+
+
+class RedundancyResults:
+    """What :func:`find_redundant` did.
+
+    Attributes:
+        num_samples, num_redundant, num_clusters: counts
+        redundant_ids: ids of the tagged samples
+        representatives: ``{redundant id: kept id}``
+        method: ``"exact"`` or ``"partitioned"``
+        tag, representative_field, distance_field, run_key, params, seconds
+    """
+
+    def __init__(self, **kwargs):
+        self.__dict__.update(kwargs)
+
+    def __repr__(self):
+        return ("Redundancy: %d of %d samples tagged %r in %d clusters (%s), linked in %r, "
+                "distances in %r, %.1f s"
+                % (self.num_redundant, self.num_samples, self.tag, self.num_clusters,
+                   self.method, self.representative_field, self.distance_field, self.seconds))
+
+
+def find_redundant(samples, fraction=0.05, embeddings_field="embedding", tag="redundant",
+                   representative_field="redundant_of", distance_field="redundancy_distance",
+                   per_class=None, max_distance=None, n_components=None, reduce="pca",
+                   method="auto", memory_budget=DEFAULT_BUDGET, partition_size=4096,
+                   overwrite=False, progress=None, count=None):
+    """Tags the semantically redundant samples of a collection and links them to a keeper.
+
+    Agglomerative clustering (cosine, average linkage) of the N embeddings into
+    ``N - floor(fraction · N)`` clusters (so exactly ``floor(fraction · N)``
+    samples are tagged; the thesis's ``floor((1 - fraction) · N)`` clusters
+    differ by at most one), or cut at ``max_distance``. In each cluster the
+    member nearest the centre is kept; every other member gets ``tag``, the id
+    of the kept member in ``representative_field`` and the cosine distance to
+    it in ``distance_field``. See :func:`redundancy_clusters` for the method.
+
+    Args:
+        samples: a dataset or view
+        fraction (0.05): share to tag, in (0, 1)
+        embeddings_field ("embedding"): the vector field
+        tag ("redundant"): the sample tag for redundant samples
+        representative_field ("redundant_of"): string field, the kept sample's id
+        distance_field ("redundancy_distance"): float field, cosine distance
+        per_class (None): a label field; clustering runs within each class and
+            each class loses its proportional share
+        max_distance (None): cut at this cosine distance instead of a fraction
+        n_components (None), reduce ("pca"), method ("auto"), memory_budget,
+            partition_size: see :func:`redundancy_clusters`
+        overwrite (False): whether existing fields/tags not written by this step
+            may be overwritten
+        progress (None): progress bar or callback
+        count (None): tag exactly this many (an int, or ``{label: count}``
+            with ``per_class``) instead of ``floor(fraction · N)``
+
+    Returns:
+        a :class:`RedundancyResults`
+    """
+    started = time.time()
+    if max_distance is None and count is None:
+        fraction = vectors.check_fraction(fraction)
+    if method not in METHODS:
+        raise ValueError("method must be one of %s; got %r" % (list(METHODS), method))
+    vectors.check_reduction(n_components, reduce)
+    fields = [representative_field, distance_field]
+    key = runs.run_key(STEP, representative_field)
+    runs.check_writable(samples, fields, STEP, overwrite=overwrite)
+    vectors.check_tags_writable(samples, [tag], key, overwrite=overwrite)
+    ids, X, labels = vectors.load_vectors(samples, embeddings_field, per_class)
+
+    res = select_redundant(
+        X, count=count, fraction=fraction, labels=labels, max_distance=max_distance,
+        progress=progress, method=method, memory_budget=memory_budget,
+        partition_size=partition_size, n_components=n_components, reduce=reduce,
+    )
+    redundant = np.flatnonzero(res["redundant"])
+    links = {ids[i]: ids[res["representative"][i]] for i in redundant}
+    distances = {ids[i]: float(res["distance"][i]) for i in redundant}
+
+    # One final write; a re-run first takes back its own tag.
+    dataset = samples._root_dataset
+    runs.begin_write(samples, key, STEP, fields, tags=[tag])
+    dataset.untag_samples(tag)
+    for f in fields:  # a re-run replaces the whole previous result
+        if f in dataset.get_field_schema():
+            dataset.clear_sample_field(f)
+    vectors.declare_field(samples, representative_field, fof.StringField)
+    vectors.declare_field(samples, distance_field, fof.FloatField)
+    samples.set_values(representative_field, {i: links.get(i) for i in ids}, key_field="id")
+    samples.set_values(distance_field, {i: distances.get(i) for i in ids}, key_field="id")
+    if len(redundant):
+        dataset.select(list(links)).tag_samples(tag)
+
+    params = dict(fraction=fraction, count=count, max_distance=max_distance,
+                  embeddings_field=embeddings_field, per_class=per_class,
+                  n_components=n_components, reduce=reduce, method=res["method"],
+                  memory_budget=memory_budget, partition_size=partition_size)
+    num_clusters = int(len(np.unique(res["cluster"])))
+    counts = dict(samples=len(ids), redundant=len(redundant), clusters=num_clusters,
+                  partitions=res["num_partitions"])
+    runs.record_run(samples, key, STEP, fields, params, counts, started, tags=[tag])
+    return RedundancyResults(
+        num_samples=len(ids), num_redundant=len(redundant), num_clusters=num_clusters,
+        redundant_ids=list(links), representatives=links, method=res["method"],
+        tag=tag, representative_field=representative_field, distance_field=distance_field,
+        run_key=key, params=params, seconds=time.time() - started,
+    )

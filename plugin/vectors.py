@@ -1,0 +1,225 @@
+"""Shared by the dataset filter (outliers, redundancy): validation, reduction, quotas.
+
+Array-level helpers take ``(N, D)`` arrays; dataset-level helpers read a
+vector field and refuse bad input before anything is written.
+"""
+
+import math
+
+import numpy as np
+
+import fiftyone.core.fields as fof
+
+REDUCTIONS = ("pca", "umap", None)
+
+
+def check_fraction(fraction, name="fraction"):
+    """Raises ValueError unless ``0 < fraction < 1``."""
+    try:
+        value = float(fraction)
+    except (TypeError, ValueError):
+        raise ValueError("%s must be a number in (0, 1); got %r" % (name, fraction))
+    if not 0.0 < value < 1.0 or math.isnan(value):
+        raise ValueError("%s must be in (0, 1) (exclusive); got %r" % (name, fraction))
+    return value
+
+
+def check_array(X, min_samples=2):
+    """Validates an embedding matrix: ``(N, D)``, finite, at least ``min_samples`` rows.
+
+    Returns:
+        an ``(N, D)`` float array
+    """
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError("Embeddings must be a 2-D (N, D) array; got shape %s" % (X.shape,))
+    if X.shape[0] < min_samples:
+        raise ValueError("Need at least %d embeddings; got %d" % (min_samples, X.shape[0]))
+    if X.shape[1] < 1:
+        raise ValueError("Embeddings have no dimensions")
+    if not np.issubdtype(X.dtype, np.number):
+        raise ValueError("Embeddings must be numeric; got dtype %s" % X.dtype)
+    bad = ~np.isfinite(X).all(axis=1)
+    if bad.any():
+        raise ValueError(
+            "%d embedding(s) contain NaN or infinite values (first at row %d)"
+            % (int(bad.sum()), int(np.flatnonzero(bad)[0]))
+        )
+    return X
+
+
+def l2_normalize(X, dtype=np.float32):
+    """Rows scaled to unit length (zero rows stay zero): cosine geometry."""
+    X = np.asarray(X, dtype=dtype)
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return X / norms
+
+
+def check_reduction(n_components, reduce):
+    """Raises ValueError for a bad reduction (before anything is computed or written)."""
+    if reduce not in REDUCTIONS:
+        raise ValueError("reduce must be one of %s; got %r" % (list(REDUCTIONS), reduce))
+    if n_components is not None and (isinstance(n_components, bool) or not isinstance(
+            n_components, (int, np.integer)) or n_components < 1):
+        raise ValueError("n_components must be a positive integer or None; got %r"
+                         % (n_components,))
+    if reduce == "umap":
+        try:
+            import umap  # noqa: F401
+        except ImportError:
+            raise ValueError("reduce='umap' needs the umap-learn package; use reduce='pca'")
+
+
+def reduce_dimensions(X, n_components=None, reduce="pca", random_state=0):
+    """L2-normalises, then reduces to ``min(n_components, N, D)`` dimensions.
+
+    Args:
+        X: an ``(N, D)`` array
+        n_components (None): the target dimension (the thesis's N_reduce);
+            None keeps all ``D``
+        reduce ("pca"): ``"pca"``, ``"umap"`` (needs ``umap-learn``) or None
+
+    Returns:
+        an ``(N, d)`` float32 array of unit rows, ``d = min(n_components, N, D)``
+    """
+    check_reduction(n_components, reduce)
+    X = l2_normalize(X)
+    n, d = X.shape
+    if n_components is None or reduce is None:
+        return X
+    k = int(min(n_components, n, d))
+    if k >= d:
+        return X
+    if reduce == "pca":
+        from sklearn.decomposition import PCA
+
+        solver = "randomized" if k < 0.8 * min(n, d) else "full"
+        Z = PCA(n_components=k, svd_solver=solver, random_state=random_state).fit_transform(X)
+    else:
+        import umap
+
+        Z = umap.UMAP(n_components=k, metric="cosine",
+                      random_state=random_state).fit_transform(X)
+    return l2_normalize(Z)
+
+
+def class_quotas(labels, total):
+    """Splits ``total`` removals over classes in proportion to their sizes.
+
+    Largest-remainder rounding, so the quotas add up to ``total`` exactly and
+    each class loses ``fraction · n_c`` samples ± 1.
+
+    Args:
+        labels: an ``(N,)`` array of class labels
+        total: how many samples to select in all
+
+    Returns:
+        a dict ``{label: count}``
+    """
+    classes, sizes = np.unique(np.asarray(labels, dtype=object).astype(str),
+                               return_counts=True)
+    n = sizes.sum()
+    exact = sizes * (total / float(n))
+    quotas = np.floor(exact).astype(int)
+    left = int(total - quotas.sum())
+    if left > 0:
+        # Stable: ties go to the larger class, then the first label.
+        order = np.lexsort((np.arange(len(classes)), -sizes, -(exact - quotas)))
+        quotas[order[:left]] += 1
+    return dict(zip(classes.tolist(), quotas.tolist()))
+
+
+def load_vectors(samples, embeddings_field, per_class=None):
+    """Reads embeddings (and labels) from a collection, refusing bad input.
+
+    Returns:
+        ``(ids, X, labels)``: N sample ids, an ``(N, D)`` float32 array, and an
+        ``(N,)`` array of label strings (None without ``per_class``)
+
+    Raises:
+        ValueError: empty view, missing field, missing or non-finite vectors,
+            missing labels
+    """
+    if not isinstance(embeddings_field, str) or not embeddings_field:
+        raise ValueError("embeddings_field must be a field name; got %r" % (embeddings_field,))
+    schema = samples.get_field_schema()
+    if embeddings_field not in schema:
+        raise ValueError("The collection has no field %r; compute embeddings first "
+                         "(winnow.compute_embeddings)" % embeddings_field)
+    label_path = None
+    if per_class is not None:
+        label_path = _label_path(samples, schema, per_class)
+    n = len(samples)
+    if n == 0:
+        raise ValueError("The view is empty: there is nothing to filter")
+    fields = ["id", embeddings_field] + ([label_path] if label_path else [])
+    values = samples.values(fields)
+    ids, vectors = values[0], values[1]
+    missing = [i for i, v in enumerate(vectors) if v is None]
+    if missing:
+        raise ValueError(
+            "%d of %d samples have no %r (e.g. sample %s); embed them or filter the view "
+            "with .exists(%r)" % (len(missing), n, embeddings_field, ids[missing[0]],
+                                  embeddings_field)
+        )
+    try:
+        X = np.asarray(np.stack([np.asarray(v, dtype=np.float32).ravel() for v in vectors]))
+    except ValueError:
+        raise ValueError("Field %r holds vectors of different lengths" % embeddings_field)
+    try:
+        X = check_array(X, min_samples=1)
+    except ValueError as e:
+        raise ValueError("Field %r: %s" % (embeddings_field, e))
+    labels = None
+    if label_path:
+        labels = np.asarray(values[2], dtype=object)
+        none = [i for i, v in enumerate(labels) if v is None]
+        if none:
+            raise ValueError("%d samples have no label in %r (e.g. sample %s)"
+                             % (len(none), per_class, ids[none[0]]))
+        labels = labels.astype(str)
+    return list(ids), X, labels
+
+
+def _label_path(samples, schema, per_class):
+    if not isinstance(per_class, str) or not per_class:
+        raise ValueError("per_class must be a label field name; got %r" % (per_class,))
+    root = per_class.split(".")[0]
+    if root not in schema:
+        raise ValueError("The collection has no field %r (per_class)" % per_class)
+    field = schema[root]
+    if isinstance(field, fof.EmbeddedDocumentField) and "." not in per_class:
+        # fo.Classification and alike: the class is the label's `label`.
+        return per_class + ".label"
+    return per_class
+
+
+def check_tags_writable(samples, tags, owner_key, overwrite=False):
+    """Refuses to hand out a sample tag that someone else already uses.
+
+    A tag may be written when no sample of the dataset has it, when the run
+    ``owner_key`` wrote it before, or with ``overwrite=True``.
+    """
+    from . import runs
+
+    dataset = samples._root_dataset
+    counts = dataset.count_sample_tags()
+    owned = {}
+    for run in runs.list_runs(dataset):
+        for t in run["tags"]:
+            owned.setdefault(t, set()).add(run["key"])
+    for tag in tags:
+        if not isinstance(tag, str) or not tag:
+            raise ValueError("Tags must be non-empty strings; got %r" % (tag,))
+        if counts.get(tag) and not overwrite and owner_key not in owned.get(tag, ()):
+            raise ValueError(
+                "%d samples already carry the tag %r, not written by this Winnow step; "
+                "choose another tag or pass overwrite=True" % (counts[tag], tag)
+            )
+
+
+def declare_field(samples, field, ftype):
+    dataset = samples._root_dataset
+    if field not in dataset.get_field_schema():
+        dataset.add_sample_field(field, ftype)
