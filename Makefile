@@ -17,6 +17,7 @@ test: setup
 bench: setup
 	./scripts/fashion_mnist.sh
 	$(PY) benchmarks/embeddings.py
+	$(PY) benchmarks/cam.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
