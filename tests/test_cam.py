@@ -300,8 +300,24 @@ def test_validation_writes_nothing(make_dataset, photos):
     net = torchvision.models.mobilenet_v3_small(weights=None, num_classes=4)
     with pytest.raises(ValueError, match="gradcam"):
         winnow.compute_cam(ds, model=net, heatmap_field="h", progress=False, num_workers=0)
+    ds.add_sample(fo.Sample(filepath=photos["coffee"] + ".missing.jpg"))
+    with pytest.raises(RuntimeError, match="file not found"):
+        winnow.compute_cam(ds, heatmap_field="h", skip_failures=False, progress=False,
+                           num_workers=0)
     assert not {"h", "h_error", "cam_prediction"} & set(ds.get_field_schema())
     assert winnow.list_runs(ds) == []
+
+
+def test_delete_run_removes_exactly_the_cam_fields(make_dataset, photos):
+    ds = make_dataset([fo.Sample(filepath=photos["rocket"], note="mine")])
+    res = winnow.compute_cam(ds, progress=False, num_workers=0)
+    assert {"cam", "cam_prediction", "cam_boxes", "cam_error"} <= set(ds.get_field_schema())
+    winnow.compute_cam(ds, progress=False, num_workers=0)  # a re-run replaces its own fields
+    assert len(winnow.list_runs(ds)) == 1
+    winnow.delete_run(ds, res.run_key)
+    schema = set(ds.get_field_schema())
+    assert not {"cam", "cam_prediction", "cam_boxes", "cam_error"} & schema
+    assert "note" in schema
 
 
 # ------------------------------------------------------------------ tags and topics
