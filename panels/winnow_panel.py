@@ -33,6 +33,7 @@ GROUP_COPIES = 5
 KEEP_TAG = "label_kept"
 REVIEW_TAG = "needs_review"
 ACCEPTED_TAG = "suggestion_accepted"
+PARAMS_CHARS = 90  # a run's parameters beyond this are elided (full record: winnow.list_runs)
 CATEGORY_LIMIT = 20  # categorical colourings beyond this lump the rest into "other"
 
 
@@ -258,8 +259,8 @@ class WinnowPanel(foo.Panel):
     def render(self, ctx):
         s = ctx.panel.state
         panel = types.Object()
-        panel.md("## Winnow · %s\n%s samples" % (s.dataset or ctx.dataset.name,
-                                                  _fmt(s.total or 0)), name="title")
+        panel.md("**Winnow** · %s · %s samples" % (s.dataset or ctx.dataset.name,
+                                                   _fmt(s.total or 0)), name="title")
         top = panel.h_stack("top_buttons", align_x="left", gap=1)
         top.btn("refresh", label="Refresh", icon="refresh", on_click=self.refresh)
         top.btn("show_all", label="Show all samples", on_click=self.show_all)
@@ -274,7 +275,7 @@ class WinnowPanel(foo.Panel):
                                                          align_x="left", padding=2))
 
     def _render_findings(self, panel, s):
-        panel.md("### What Winnow found", name="findings_title")
+        panel.md(_heading("What Winnow found"), name="findings_title")
         for f in s.findings or []:
             row = panel.h_stack("finding_" + f["name"], align_y="center", gap=2)
             if f["computed"]:
@@ -288,14 +289,13 @@ class WinnowPanel(foo.Panel):
                     f["label"], f["operator"].rsplit("/", 1)[-1]), name="text")
 
     def _render_runs(self, panel, s):
-        panel.md("### Runs", name="runs_title")
+        panel.md(_heading("Runs"), name="runs_title")
         runs = s.runs or []
         if not runs:
             panel.md("No Winnow runs on this dataset yet.", name="runs_empty")
         for i, r in enumerate(runs):
+            # Buttons first: a run's long parameter line must not push them out of view.
             row = panel.h_stack("run_%d" % i, align_y="center", gap=1)
-            row.md("**%s** · %s · %s  \n%s" % (r["method"], r["when"], r["counts"],
-                                                 r["params"]), name="text")
             row.btn("show", label="Show", on_click=self.show_run, params={"key": r["key"]})
             if s.confirm_delete == r["key"]:
                 row.btn("confirm", label="Really delete", variant="contained",
@@ -304,9 +304,11 @@ class WinnowPanel(foo.Panel):
             else:
                 row.btn("delete", label="Delete", on_click=self.ask_delete_run,
                         params={"key": r["key"]})
+            row.md("**%s** · %s · %s  \n%s" % (r["method"], r["when"], r["counts"],
+                                                 r["params"]), name="text")
 
     def _render_map(self, panel, s):
-        panel.md("### Embedding map", name="map_title")
+        panel.md(_heading("Embedding map"), name="map_title")
         info = s.map or {}
         if not info.get("embeddings_field"):
             panel.md("Not computed yet — run `compute_embeddings`.", name="map_missing")
@@ -330,21 +332,20 @@ class WinnowPanel(foo.Panel):
                 _fmt(info.get("total", 0)))
         panel.md(note, name="map_note")
         panel.plot("map", layout=_map_layout(), on_selected=self.on_map_selected,
-                   config={"displaylogo": False}, height=60)
+                   config={"displaylogo": False})
 
     def _render_histograms(self, panel, s):
-        panel.md("### Distributions", name="hist_title")
+        panel.md(_heading("Distributions"), name="hist_title")
         hists = s.histograms or []
         if not hists:
             panel.md("Not computed yet — run `find_outliers`, `find_label_issues` or "
                      "`find_representatives`.", name="hist_missing")
         for h in hists:
             panel.plot("hist_" + h["field"], layout=_hist_layout(h["label"]),
-                       on_click=self.on_histogram_click, config={"displaylogo": False},
-                       height=30)
+                       on_click=self.on_histogram_click, config={"displaylogo": False})
 
     def _render_review(self, panel, s):
-        panel.md("### Review", name="review_title")
+        panel.md(_heading("Review"), name="review_title")
         rows = s.review or []
         if not rows:
             panel.md("No label issues to review (run `find_label_issues`).", name="review_empty")
@@ -379,7 +380,7 @@ class WinnowPanel(foo.Panel):
             row.md("%d redundant" % group["count"], name="text")
 
     def _render_actions(self, panel, s):
-        panel.md("### Run a step on the current view", name="actions_title")
+        panel.md(_heading("Run a step on the current view"), name="actions_title")
         row = panel.h_stack("actions", gap=1)
         for a in s.actions or []:
             row.btn(a["name"], label=a["label"], disabled=not a["available"],
@@ -387,6 +388,11 @@ class WinnowPanel(foo.Panel):
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _heading(text):
+    # Markdown headings render very large in panels; a bold rule-topped line reads better.
+    return "---\n**%s**" % text.upper()
 
 
 def _fmt(n):
@@ -398,11 +404,17 @@ def _media_url(filepath):
     return "/media?filepath=" + urllib.parse.quote(filepath, safe="")
 
 
+def _short(value):
+    return "%.4g" % value if isinstance(value, float) else str(value)
+
+
 def _run_row(run):
     ts = run.get("timestamp")
     when = ts.strftime("%Y-%m-%d %H:%M") if isinstance(ts, datetime.datetime) else str(ts)
-    params = ", ".join("%s=%s" % (k, v) for k, v in sorted(run["params"].items())
+    params = ", ".join("%s=%s" % (k, _short(v)) for k, v in sorted(run["params"].items())
                        if v is not None and not isinstance(v, (list, dict)))
+    if len(params) > PARAMS_CHARS:
+        params = params[:PARAMS_CHARS - 1] + "…"
     counts = ", ".join("%s %s" % (v, k) for k, v in run["counts"].items()
                        if isinstance(v, (int, float)))
     return dict(key=run["key"], method=run["method"], when=when, params=params or "—",
@@ -503,8 +515,8 @@ def _histogram_traces(h):
 
 def _map_layout():
     return dict(dragmode="lasso", showlegend=True, height=420,
-                margin=dict(l=30, r=10, t=10, b=30),
-                legend=dict(orientation="h", y=-0.1),
+                margin=dict(l=10, r=10, t=40, b=10), autosize=True,
+                legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom"),
                 paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
                 xaxis=dict(showticklabels=False, zeroline=False),
                 yaxis=dict(showticklabels=False, zeroline=False))
