@@ -15,6 +15,7 @@ if __name__ == "winnow":
     from .plugin.models import list_layers, load_model, DEFAULT_MODEL
     from .plugin.embeddings import compute_embeddings, EmbeddingsResults
     from .plugin.runs import list_runs, delete_run, get_run
+    from .plugin.projector import export_projector
     from .plugin.cam import compute_cam, boxes_from_heatmap, CamResults
     from .plugin.tags import tag_with_pretrained, TagsResults
     from .plugin.topics import extract_topics, get_topics, TopicsResults
