@@ -22,6 +22,8 @@ if __name__ == "winnow":
     from .plugin.outliers import find_outliers, outlier_scores, OutliersResults
     from .plugin.redundancy import find_redundant, redundancy_clusters, RedundancyResults
     from .plugin.filtering import filter_dataset, export_kept, FilterResults
+    from .plugin.representatives import (find_representatives, kmedoids, choose_k,
+                                         RepresentativesResults)
 
     __version__ = "0.1.0"
 

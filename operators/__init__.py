@@ -12,3 +12,7 @@ from .extract_topics import ExtractTopics  # noqa: E402
 from .tag_with_pretrained import TagWithPretrained  # noqa: E402
 
 OPERATORS += [ComputeCam, TagWithPretrained, ExtractTopics]
+
+from .find_representatives import FindRepresentatives  # noqa: E402
+
+OPERATORS += [FindRepresentatives]
