@@ -116,7 +116,9 @@ def test_on_load_sends_counts_runs_plots_and_review(curated):
     shown = sum(len(t["ids"]) for t in data["map"] if "ids" in t)
     assert shown == len(ds) and state["map"]["sampled"] is False
     links = traces["redundant → kept"]
-    assert links["x"].count(None) == len(found["redundant"])
+    shown_redundant = set(found["redundant"]) - set(found["outlier"])  # outlier colour wins
+    assert links["x"].count(None) == len(shown_redundant) > 0
+    assert set(traces["redundant"]["ids"]) == shown_redundant
 
     # Review: label issues worst first, with their suggestion.
     review = state["review"]

@@ -66,12 +66,20 @@ def test_export_writes_the_four_files_and_nothing_else(tagged, tmp_path):
     per_side = math.ceil(math.sqrt(len(ds)))
     sprite = Image.open(out / "sprite.png")
     assert sprite.size == (per_side * 64, per_side * 64)
-    k = ids.index(found["outlier"][0])  # a photo among the Fashion-MNIST images
+    # A photo's tile sits at its tensor row's grid position.
+    k = ids.index(ds.match_tags("photo").first().id)
     cell = np.asarray(sprite.crop(((k % per_side) * 64, (k // per_side) * 64,
                                    (k % per_side + 1) * 64, (k // per_side + 1) * 64)))
-    original = Image.open(ds[ids[k]].filepath).convert("RGB")
-    original.thumbnail((64, 64))
-    assert abs(cell[cell.sum(axis=2) > 0].mean() - np.asarray(original).mean()) < 25
+    thumb = Image.open(ds[ids[k]].filepath).convert("RGB")
+    thumb.thumbnail((64, 64))
+    expected = Image.new("RGB", (64, 64))
+    expected.paste(thumb, ((64 - thumb.width) // 2, (64 - thumb.height) // 2))
+    expected = np.asarray(expected, dtype=float)
+    assert np.corrcoef(cell.ravel().astype(float), expected.ravel())[0, 1] > 0.95
+    neighbour = np.asarray(sprite.crop((((k + 1) % per_side) * 64, ((k + 1) // per_side) * 64,
+                                        ((k + 1) % per_side + 1) * 64,
+                                        ((k + 1) // per_side + 1) * 64)), dtype=float)
+    assert np.abs(neighbour - expected).mean() > np.abs(cell - expected).mean() + 10
 
     config = (out / "projector_config.pbtxt").read_text()
     assert 'tensor_path: "tensors.tsv"' in config and 'metadata_path: "metadata.tsv"' in config

@@ -1,9 +1,10 @@
-"""Writes the Winnow steps' default outputs onto a dataset with plain FiftyOne calls.
+"""Fills every section of the Winnow panel on a dataset: outliers, redundant,
+representatives, label issues.
 
-The panel tests and the browser test need every section filled (outliers, redundant,
-representatives, label issues) while those steps are built in parallel. These are real
-values from the real embeddings (simple, transparent rules, not Winnow's algorithms),
-written and recorded the way the steps do: the same fields, tags and run records.
+Outliers and redundancy come from the real engine. Representatives and label issues
+were built in parallel with the panel: until they land, they are written here with
+plain FiftyOne calls: real values from the real embeddings (simple, transparent rules,
+not Winnow's algorithms), the same fields, tags and run records the steps write.
 """
 
 import time
@@ -37,41 +38,19 @@ def add_winnow_fields(ds, embeddings_field="embedding", label_field="ground_trut
     started = time.time()
     out = {}
 
-    # Outliers: cosine distance to the centroid, rescaled to [0, 1]; the farthest tagged.
-    d = 1.0 - X @ _unit(X.mean(axis=0, keepdims=True)).ravel()
-    score = (d - d.min()) / (d.max() - d.min())
-    top = np.argsort(-score)[:N_OUTLIERS]
-    ds.set_values("outlier_score", dict(zip(ids, score.tolist())), key_field="id")
-    out["outlier"] = [ids[i] for i in top]
-    ds.select(out["outlier"]).tag_samples("outlier")
-    runs.record_run(ds, runs.run_key("outliers", "outlier_score"), "outliers",
-                    ["outlier_score"], dict(fraction=N_OUTLIERS / n), dict(outliers=N_OUTLIERS),
-                    started, tags=["outlier"])
+    # Outliers and redundancy: the real engine (issue 5).
+    import winnow
 
-    # Redundant: the closest pairs; the second of each pair points at the first (kept).
+    winnow.find_outliers(ds, count=N_OUTLIERS, embeddings_field=embeddings_field,
+                         progress=False)
+    out["outlier"] = ds.match_tags("outlier").values("id")
+    winnow.find_redundant(ds, count=N_REDUNDANT, embeddings_field=embeddings_field,
+                          progress=False)
+    red = ds.match_tags("redundant")
+    out["redundant"] = red.values("id")
+    out["redundant_of"] = dict(zip(*red.values(["id", "redundant_of"])))
     S = X @ X.T
     np.fill_diagonal(S, -np.inf)
-    nearest = S.argmax(axis=1)
-    dist = 1.0 - S[np.arange(n), nearest]
-    redundant, kept_of = [], {}
-    for i in np.argsort(dist):
-        j = int(nearest[i])
-        if i in kept_of.values() or j in kept_of or i in kept_of:
-            continue
-        kept_of[int(i)] = j
-        redundant.append(int(i))
-        if len(redundant) == N_REDUNDANT:
-            break
-    ds.set_values("redundant_of", {ids[i]: (ids[kept_of[i]] if i in kept_of else None)
-                                   for i in range(n)}, key_field="id")
-    ds.set_values("redundancy_distance", {ids[i]: (float(dist[i]) if i in kept_of else None)
-                                          for i in range(n)}, key_field="id")
-    out["redundant"] = [ids[i] for i in redundant]
-    out["redundant_of"] = {ids[i]: ids[kept_of[i]] for i in redundant}
-    ds.select(out["redundant"]).tag_samples("redundant")
-    runs.record_run(ds, runs.run_key("redundancy", "redundant_of"), "redundancy",
-                    ["redundant_of", "redundancy_distance"], dict(fraction=N_REDUNDANT / n),
-                    dict(redundant=N_REDUNDANT), started, tags=["redundant"])
 
     # Representatives: k-means clusters, the sample nearest each centre.
     km = KMeans(n_clusters=N_CLUSTERS, n_init=3, random_state=0).fit(X)
