@@ -18,6 +18,7 @@ bench: setup
 	./scripts/fashion_mnist.sh
 	$(PY) benchmarks/embeddings.py
 	$(PY) benchmarks/cam.py
+	$(PY) benchmarks/filtering.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

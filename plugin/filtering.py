@@ -175,6 +175,53 @@ def filter_dataset(samples, outliers=0.05, redundant=0.05, per_class=None,
     )
 
 
+def filter_arrays(X, outliers=0.05, redundant=0.05, labels=None, n_components=None,
+                  reduce="pca", method="auto", random_state=0):
+    """Array-level :func:`filter_dataset`: outliers first, then redundancy among the rest.
+
+    Args:
+        X: an ``(N, D)`` array of embeddings
+        outliers (0.05), redundant (0.05): shares in [0, 1); ``ceil(outliers · N)``
+            outliers and ``floor(redundant · N)`` redundant rows
+        labels (None): an ``(N,)`` array of classes for class-aware filtering
+            (quotas from the class sizes of all N rows)
+        n_components, reduce, method, random_state: as in the two steps
+
+    Returns:
+        a dict of ``(N,)`` arrays: ``outlier`` (bool), ``outlier_score``,
+        ``redundant`` (bool), ``representative`` (row kept for each row; -1
+        for outliers) and ``kept`` (bool)
+    """
+    X = vectors.check_array(X)
+    out_frac, red_frac = _share(outliers, "outliers"), _share(redundant, "redundant")
+    if out_frac + red_frac >= 1.0:
+        raise ValueError("outliers + redundant must be < 1; got %r" % (out_frac + red_frac))
+    n = len(X)
+    n_out = int(math.ceil(out_frac * n - 1e-9))
+    n_red = int(math.floor(red_frac * n + 1e-9))
+    labels = None if labels is None else np.asarray(labels).astype(str)
+    outlier = np.zeros(n, bool)
+    scores = np.zeros(n)
+    if n_out:
+        scores, chosen = _outliers.select_outliers(
+            X, count=n_out, labels=labels, progress=False, n_components=n_components,
+            reduce=reduce, random_state=random_state)
+        outlier[chosen] = True
+    rest = np.flatnonzero(~outlier)
+    redundant_mask = np.zeros(n, bool)
+    representative = np.where(outlier, -1, np.arange(n))
+    if n_red:
+        count = vectors.class_quotas(labels, n_red) if labels is not None else n_red
+        res = _redundancy.select_redundant(
+            X[rest], count=count, labels=None if labels is None else labels[rest],
+            progress=False, method=method, n_components=n_components, reduce=reduce,
+            random_state=random_state)
+        redundant_mask[rest] = res["redundant"]
+        representative[rest] = rest[res["representative"]]
+    return dict(outlier=outlier, outlier_score=scores, redundant=redundant_mask,
+                representative=representative, kept=~outlier & ~redundant_mask)
+
+
 def _share(value, name):
     if value in (None, 0, 0.0):
         return 0.0

@@ -46,7 +46,7 @@ def redundancy_clusters(X, n_clusters=None, max_distance=None, method="auto",
         n_clusters (None): clusters to form (``N - n_clusters`` samples become
             redundant), or
         max_distance (None): merge only while the average cosine distance
-            between clusters is at most this (near-duplicates: ~0.05)
+            between clusters is at most this (near-duplicates: ~0.05-0.1)
         method ("auto"): ``"exact"`` (N×N distances), ``"partitioned"``
             (memory-bounded) or ``"auto"`` (exact where it fits ``memory_budget``)
         memory_budget (1 GiB): bytes the exact method may use
@@ -64,47 +64,79 @@ def redundancy_clusters(X, n_clusters=None, max_distance=None, method="auto",
         ``redundant`` (bool), plus ``method`` and ``num_partitions``
     """
     X = vectors.check_array(X, min_samples=1)
-    n = len(X)
+    _check_cut(len(X), n_clusters, max_distance)
+    tree = RedundancyTree(X, method=method, memory_budget=memory_budget,
+                          partition_size=partition_size, n_components=n_components,
+                          reduce=reduce, random_state=random_state, progress=progress)
+    return tree.cut(n_clusters=n_clusters, max_distance=max_distance)
+
+
+def _check_cut(n, n_clusters, max_distance):
     if (n_clusters is None) == (max_distance is None):
         raise ValueError("Pass exactly one of n_clusters and max_distance")
     if n_clusters is not None and not (1 <= int(n_clusters) <= n):
         raise ValueError("n_clusters must be in [1, N=%d]; got %r" % (n, n_clusters))
     if max_distance is not None and not (0.0 <= float(max_distance) <= 2.0):
         raise ValueError("max_distance is a cosine distance in [0, 2]; got %r" % (max_distance,))
-    if method not in METHODS:
-        raise ValueError("method must be one of %s; got %r" % (list(METHODS), method))
-    Z = vectors.reduce_dimensions(X, n_components=n_components, reduce=reduce,
-                                  random_state=random_state)
 
-    limit = max_exact_size(memory_budget)
-    if method == "exact" and n > limit:
-        raise ValueError("The exact method needs ~%.1f GB for N=%d (budget %.1f GB); use "
-                         "method='partitioned' or raise memory_budget"
-                         % (8.0 * n * n / 1e9, n, memory_budget / 1e9))
-    exact = method == "exact" or (method == "auto" and n <= limit)
-    if exact:
-        parts = [np.arange(n)]
-    else:
-        size = int(max(2, min(partition_size, limit)))
-        parts = _partition(Z, np.arange(n), size, random_state)
 
-    trees = []
-    with fou.ProgressBar(total=len(parts), progress=progress) as pb:
-        for idx in parts:
-            trees.append(_average_linkage(Z[idx]) if len(idx) > 1 else np.zeros((0, 4)))
-            pb.update()
+class RedundancyTree:
+    """The merge trees of :func:`redundancy_clusters`, built once and cut many times.
 
-    merges = _merges_per_tree(trees, n, n_clusters, max_distance)
-    cluster = np.empty(n, dtype=np.int64)
-    offset = 0
-    for idx, tree, m in zip(parts, trees, merges):
-        local = _cut(tree, len(idx), m)
-        cluster[idx] = local + offset
-        offset += local.max() + 1
-    rep, dist = _representatives(Z, cluster)
-    return dict(cluster=cluster, representative=rep, distance=dist,
-                redundant=rep != np.arange(n),
-                method="exact" if exact else "partitioned", num_partitions=len(parts))
+    Building is the expensive part (O(N · partition_size)); :meth:`cut` at
+    any number of clusters or distance is cheap, so several fractions can be
+    tried on one tree. Arguments as in :func:`redundancy_clusters`.
+    """
+
+    def __init__(self, X, method="auto", memory_budget=DEFAULT_BUDGET, partition_size=4096,
+                 n_components=None, reduce="pca", random_state=0, progress=None):
+        X = vectors.check_array(X, min_samples=1)
+        if method not in METHODS:
+            raise ValueError("method must be one of %s; got %r" % (list(METHODS), method))
+        n = len(X)
+        self.Z = vectors.reduce_dimensions(X, n_components=n_components, reduce=reduce,
+                                           random_state=random_state)
+        limit = max_exact_size(memory_budget)
+        if method == "exact" and n > limit:
+            raise ValueError("The exact method needs ~%.1f GB for N=%d (budget %.1f GB); use "
+                             "method='partitioned' or raise memory_budget"
+                             % (8.0 * n * n / 1e9, n, memory_budget / 1e9))
+        exact = method == "exact" or (method == "auto" and n <= limit)
+        if exact:
+            self.parts = [np.arange(n)]
+        else:
+            size = int(max(2, min(partition_size, limit)))
+            self.parts = _partition(self.Z, np.arange(n), size, random_state)
+        self.method = "exact" if exact else "partitioned"
+        self.trees = []
+        with fou.ProgressBar(total=len(self.parts), progress=progress) as pb:
+            for idx in self.parts:
+                self.trees.append(_average_linkage(self.Z[idx]) if len(idx) > 1
+                                  else np.zeros((0, 4)))
+                pb.update()
+
+    def __len__(self):
+        return len(self.Z)
+
+    def cut(self, n_clusters=None, max_distance=None):
+        """Cuts the trees into ``n_clusters`` clusters or at ``max_distance``.
+
+        Returns:
+            the dict of :func:`redundancy_clusters`
+        """
+        n = len(self.Z)
+        _check_cut(n, n_clusters, max_distance)
+        merges = _merges_per_tree(self.trees, n, n_clusters, max_distance)
+        cluster = np.empty(n, dtype=np.int64)
+        offset = 0
+        for idx, tree, m in zip(self.parts, self.trees, merges):
+            local = _cut(tree, len(idx), m)
+            cluster[idx] = local + offset
+            offset += local.max() + 1
+        rep, dist = _representatives(self.Z, cluster)
+        return dict(cluster=cluster, representative=rep, distance=dist,
+                    redundant=rep != np.arange(n), method=self.method,
+                    num_partitions=len(self.parts))
 
 
 def _partition(Z, idx, size, random_state):

@@ -220,6 +220,35 @@ def test_class_aware_filter_keeps_proportions(demo):
     assert res.class_counts and all(v["kept"] > 0 for v in res.class_counts.values())
 
 
+def test_filter_arrays_counts_links_and_class_proportions(demo_embedded):
+    from winnow.plugin.filtering import filter_arrays
+
+    labeled = demo_embedded.exists("ground_truth")
+    X = np.stack(labeled.values("embedding"))
+    y = np.array(labeled.values("ground_truth.label"))
+    n = len(X)
+    for labels in (None, y):
+        res = filter_arrays(X, outliers=0.1, redundant=0.3, labels=labels)
+        assert res["outlier"].sum() == math.ceil(0.1 * n)
+        assert res["redundant"].sum() == math.floor(0.3 * n)
+        assert not (res["outlier"] & res["redundant"]).any()
+        reps = res["representative"][res["redundant"]]
+        assert res["kept"][reps].all()
+    for c in np.unique(y):
+        assert abs(res["kept"][y == c].sum() - 0.6 * (y == c).sum()) <= 1.0
+
+
+def test_redundancy_tree_cuts_like_fresh_clustering(demo_embedded):
+    X = np.stack(demo_embedded.values("embedding"))
+    tree = red.RedundancyTree(X, progress=False)
+    for k in (290, 200, 100):
+        a = tree.cut(n_clusters=k)
+        b = red.redundancy_clusters(X, n_clusters=k, progress=False)
+        assert (a["cluster"] == b["cluster"]).all() and a["redundant"].sum() == len(X) - k
+    with pytest.raises(ValueError, match="exactly one"):
+        tree.cut()
+
+
 def test_class_quotas_sum_exactly():
     labels = ["a"] * 7 + ["b"] * 3 + ["c"] * 11
     q = class_quotas(labels, 5)
