@@ -5,16 +5,33 @@ import uuid
 
 os.environ.setdefault("FIFTYONE_DO_NOT_TRACK", "true")
 os.environ.setdefault("FIFTYONE_DATABASE_NAME", "winnow-test")
-# The repo is its own plugins dir's only plugin: tests load it the way the App does.
-os.environ.setdefault(
-    "FIFTYONE_PLUGINS_DIR", os.path.join(os.path.dirname(__file__), "plugins_dir")
-)
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _plugins_dir():
+    """A plugins dir outside the repo whose only plugin is this checkout.
+
+    It must live outside ``tests/``: pytest follows symlinks, and a link back
+    to the repo inside ``tests/`` makes it collect the suite recursively.
+    """
+    import tempfile
+
+    path = os.path.join(tempfile.gettempdir(), "winnow-test-plugins-%d" % os.getuid())
+    os.makedirs(path, exist_ok=True)
+    link = os.path.join(path, "winnow")
+    if os.path.realpath(link) != REPO:
+        if os.path.lexists(link):
+            os.remove(link)
+        os.symlink(REPO, link)
+    return path
+
+
+# Tests load the plugin the way the App does: from a plugins dir.
+os.environ.setdefault("FIFTYONE_PLUGINS_DIR", _plugins_dir())
 
 import pytest  # noqa: E402
 
 import fiftyone as fo  # noqa: E402
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def unique_name(prefix="winnow-test"):

@@ -2,7 +2,7 @@
 headless Chromium (Debian's ``chromium`` through Playwright's Python package).
 
 The App server is a separate process that inherits this process's environment
-(database ``winnow-test``, ``FIFTYONE_PLUGINS_DIR=tests/plugins_dir``) and is always
+(database ``winnow-test``, ``FIFTYONE_PLUGINS_DIR`` = a temp dir linking to this checkout) and is always
 stopped, even when the test fails. Screenshots go to ``tests/artifacts/``.
 """
 
