@@ -22,6 +22,8 @@ if __name__ == "winnow":
     from .plugin.outliers import find_outliers, outlier_scores, OutliersResults
     from .plugin.redundancy import find_redundant, redundancy_clusters, RedundancyResults
     from .plugin.filtering import filter_dataset, export_kept, FilterResults
+    from .plugin.label_issues import find_label_issues, predict_labels, LabelIssuesResults
+    from .plugin.label_review import accept_suggestions, undo_suggestions
     from .plugin.representatives import (find_representatives, kmedoids, choose_k,
                                          RepresentativesResults)
 

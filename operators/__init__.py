@@ -13,6 +13,12 @@ from .tag_with_pretrained import TagWithPretrained  # noqa: E402
 
 OPERATORS += [ComputeCam, TagWithPretrained, ExtractTopics]
 
+from .accept_suggestions import AcceptSuggestions  # noqa: E402
+from .find_label_issues import FindLabelIssues  # noqa: E402
+from .predict_labels import PredictLabels  # noqa: E402
+
+OPERATORS += [FindLabelIssues, PredictLabels, AcceptSuggestions]
+
 from .find_representatives import FindRepresentatives  # noqa: E402
 
 OPERATORS += [FindRepresentatives]

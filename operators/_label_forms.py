@@ -1,0 +1,56 @@
+"""Form pieces shared by the label-issue operators (field choosers, classifier options)."""
+
+import fiftyone as fo
+import fiftyone.core.fields as fof
+import fiftyone.operators.types as types
+
+CLASSIFIER_CHOICES = [
+    ("bagging-mlp", "Bagged MLPs (out-of-bag)"),
+    ("mlp", "One MLP per fold (K-fold)"),
+    ("logistic", "Logistic regression (K-fold)"),
+]
+
+
+def label_fields(dataset, embedded=False):
+    """Names of the ``fo.Classification`` / ``fo.Classifications`` fields."""
+    if dataset is None:
+        return []
+    schema = dataset.get_field_schema(embedded_doc_type=(fo.Classification, fo.Classifications))
+    return sorted(schema)
+
+
+def vector_fields(dataset):
+    if dataset is None:
+        return []
+    schema = dataset.get_field_schema()
+    return sorted(n for n, f in schema.items()
+                  if isinstance(f, (fof.VectorField, fof.ArrayField, fof.ListField))
+                  and not n.startswith("_") and n != "tags")
+
+
+def field_chooser(inputs, name, choices, default, label, description=None, required=True):
+    """A dropdown of existing fields, or a text box when there are none to choose from."""
+    if choices:
+        dropdown = types.DropdownView()
+        for c in choices:
+            dropdown.add_choice(c, label=c)
+        inputs.enum(name, dropdown.values(), default=default if default in choices else choices[0],
+                    required=required, label=label, description=description, view=dropdown)
+    else:
+        inputs.str(name, default=default, required=required, label=label,
+                   description=description)
+
+
+def model_inputs(inputs):
+    """Classifier, estimators and bag size."""
+    dropdown = types.DropdownView()
+    for value, label in CLASSIFIER_CHOICES:
+        dropdown.add_choice(value, label=label)
+    inputs.enum("classifier", dropdown.values(), default="bagging-mlp", required=True,
+                label="Classifier", view=dropdown)
+    inputs.int("n_estimators", default=5, min=2, required=True, label="Estimators",
+               description="Bagged members (= folds); every sample is scored only by "
+                           "members that never trained on it")
+    inputs.float("max_samples", default=0.75, min=0.05, max=1.0, required=True,
+                 label="Samples per estimator",
+                 description="Fraction of the labeled samples each member trains on")

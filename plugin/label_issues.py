@@ -1,0 +1,717 @@
+"""Label issues: out-of-sample class probabilities from bagged MLPs, then cleanlab.
+
+Array level (no FiftyOne):
+
+- :func:`prepare_features`: L2-normalise, centre and PCA-reduce embeddings (label-free).
+- :func:`fit_out_of_sample`: bagged/cross-validated models; every labeled sample is
+  scored only by models that never trained on it; extra (unlabeled) rows by all.
+- :func:`out_of_sample_probs`: the ``(N, K)`` out-of-sample probabilities.
+- :func:`find_issues`: cleanlab's confident learning on those probabilities.
+
+Dataset level: :func:`find_label_issues` (flags, scores, suggests; never changes the
+user's labels) and :func:`predict_labels` (fills unlabeled samples). Accepting
+suggestions lives in :mod:`label_review`.
+"""
+
+import logging
+import time
+
+import numpy as np
+
+import fiftyone as fo
+import fiftyone.core.fields as fof
+import fiftyone.core.utils as fou
+
+from . import runs
+
+logger = logging.getLogger(__name__)
+
+STEP = "label_issues"
+PREDICT_STEP = "predict_labels"
+
+CLASSIFIERS = ("bagging-mlp", "mlp", "logistic")
+FILTER_BY = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning",
+             "predicted_neq_given", "low_normalized_margin", "low_self_confidence")
+MULTILABEL_SCORES = ("cleanlab", "mse")
+
+
+# --------------------------------------------------------------------------- arrays
+
+
+def prepare_features(X, max_dim=256, seed=0):
+    """Label-free preprocessing of embeddings for the classifiers.
+
+    Rows are L2-normalised and centred; above ``max_dim`` dimensions they are
+    projected on the top ``max_dim`` principal components (fitted on at most
+    10 000 rows), which keeps the MLPs fast. Uses no labels, so fitting it on
+    every sample leaks nothing into out-of-sample probabilities.
+
+    Args:
+        X: an ``(N, D)`` array
+        max_dim (256): the output dimension cap
+
+    Returns:
+        an ``(N, min(D, max_dim))`` float32 array with unit overall variance
+    """
+    X = np.asarray(X, dtype=np.float32)
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    X = X / np.maximum(norms, 1e-12)
+    X = X - X.mean(axis=0)
+    n, d = X.shape
+    if max_dim and d > max_dim and n > max_dim:
+        from sklearn.decomposition import PCA
+
+        rng = np.random.default_rng(seed)
+        fit_rows = rng.choice(n, min(n, 10000), replace=False)
+        pca = PCA(max_dim, svd_solver="randomized", random_state=seed).fit(X[fit_rows])
+        X = X @ pca.components_.T.astype(np.float32)
+    # One scale for all dimensions: per-dimension scaling would amplify the noisy
+    # low-variance components.
+    X /= max(float(X.std()), 1e-12)
+    return np.ascontiguousarray(X, dtype=np.float32)
+
+
+def make_classifier(classifier="bagging-mlp", multi_label=False, seed=0, hidden=128,
+                    n_train=None):
+    """A fresh scikit-learn classifier for ``"bagging-mlp"``/``"mlp"``/``"logistic"``
+    (one member), or a clone of a given estimator."""
+    from sklearn.base import clone
+
+    if not isinstance(classifier, str):
+        return clone(classifier)
+    if classifier in ("bagging-mlp", "mlp"):
+        from sklearn.neural_network import MLPClassifier
+
+        n_train = n_train or 10 ** 6
+        # Early stopping keeps a network from memorising wrong labels, but needs a
+        # validation split worth the name; small sets train a fixed budget of steps
+        # in small batches instead.
+        early = n_train >= 2000
+        batch = int(np.clip(n_train // 30, 16, 256))
+        return MLPClassifier(hidden_layer_sizes=(hidden,), alpha=1e-3, batch_size=batch,
+                             learning_rate_init=1e-3, early_stopping=early,
+                             validation_fraction=0.1, n_iter_no_change=4,
+                             max_iter=60 if early else 100, random_state=seed)
+    if classifier == "logistic":
+        from sklearn.linear_model import LogisticRegression
+
+        model = LogisticRegression(C=1.0, max_iter=300)
+        if multi_label:
+            from sklearn.multiclass import OneVsRestClassifier
+
+            model = OneVsRestClassifier(model)
+        return model
+    raise ValueError("classifier must be one of %s or a scikit-learn classifier; got %r"
+                     % (", ".join(CLASSIFIERS), classifier))
+
+
+def _fold_ids(labels, n_folds, rng, multi_label):
+    """Assigns each sample to a fold (stratified by class for single-label)."""
+    n = len(labels)
+    folds = np.empty(n, dtype=np.int64)
+    if multi_label:
+        folds[rng.permutation(n)] = np.arange(n) % n_folds
+        return folds
+    offset = 0
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        folds[idx] = (np.arange(len(idx)) + offset) % n_folds
+        offset += len(idx)
+    return folds
+
+
+def _bag(candidates, labels, fraction, rng, multi_label):
+    """A random subset of ``candidates`` (stratified, every class kept)."""
+    if fraction >= 1.0:
+        return candidates
+    if multi_label:
+        k = max(1, int(round(fraction * len(candidates))))
+        return np.sort(rng.choice(candidates, k, replace=False))
+    picked = []
+    for c in np.unique(labels[candidates]):
+        idx = candidates[labels[candidates] == c]
+        k = max(1, int(round(fraction * len(idx))))
+        picked.append(rng.choice(idx, k, replace=False))
+    return np.sort(np.concatenate(picked))
+
+
+def _predict(model, X, n_classes, multi_label):
+    probs = model.predict_proba(X)
+    if multi_label:
+        if isinstance(probs, list):  # multi-output estimators: one (n, 2) array per class
+            cols = []
+            for p, cls in zip(probs, model.classes_):
+                cls = list(cls)
+                cols.append(p[:, cls.index(1)] if 1 in cls else np.zeros(len(X)))
+            probs = np.stack(cols, axis=1)
+        return np.asarray(probs, dtype=np.float64)
+    probs = np.asarray(probs, dtype=np.float64)
+    # A member may not have seen every class: map its columns to the global ones.
+    out = np.zeros((len(X), n_classes))
+    out[:, np.asarray(model.classes_, dtype=np.int64)] = probs
+    return out
+
+
+def fit_out_of_sample(X, labels, classifier="bagging-mlp", n_estimators=5, max_samples=0.75,
+                      seed=0, multi_label=False, n_classes=None, X_extra=None,
+                      progress=False):
+    """Trains the ensemble and predicts every sample out of sample.
+
+    The samples are split into ``n_estimators`` stratified folds. Member ``k``
+    never sees fold ``k``: it trains on a random ``max_samples`` fraction of all
+    samples drawn from the other folds (all of them when ``max_samples`` is None,
+    i.e. plain K-fold cross-validation). A sample's probabilities are the mean
+    over every member that did not train on it — at least its own fold's member
+    — so no sample is scored by a model that saw it, and none is left unscored.
+
+    Args:
+        X: an ``(N, D)`` feature array of the labeled samples
+        labels: ``(N,)`` int class indices, or for ``multi_label`` an ``(N, K)``
+            0/1 indicator array
+        classifier ("bagging-mlp"): ``"bagging-mlp"``, ``"mlp"`` / ``"logistic"``
+            (K-fold, ``max_samples`` ignored) or a scikit-learn classifier with
+            ``predict_proba`` (cloned per member)
+        n_estimators (5): members (= folds), at least 2
+        max_samples (0.75): fraction of all N samples each member trains on,
+            capped at ``1 - 1/n_estimators`` (the out-of-fold samples)
+        n_classes (None): K for single-label (default ``labels.max() + 1``)
+        X_extra (None): an ``(M, D)`` array of other samples (unlabeled) scored by
+            every member
+
+    Returns:
+        a dict with ``probs`` ``(N, K)``, ``counts`` ``(N,)`` (members that scored
+        each sample), ``trained_on`` (a list of index arrays, one per member) and
+        ``extra_probs`` ``(M, K)`` or None
+    """
+    X = np.asarray(X)
+    labels = np.asarray(labels)
+    n = len(X)
+    if len(labels) != n:
+        raise ValueError("X has %d rows but labels has %d" % (n, len(labels)))
+    n_estimators = int(n_estimators)
+    if n_estimators < 2:
+        raise ValueError("n_estimators must be >= 2 (out-of-sample scoring needs at least "
+                         "two members); got %r" % n_estimators)
+    if n < 2 * n_estimators:
+        raise ValueError("Need at least %d labeled samples for %d members; got %d"
+                         % (2 * n_estimators, n_estimators, n))
+    if isinstance(classifier, str) and classifier != "bagging-mlp":
+        max_samples = None
+    out_of_fold = 1.0 - 1.0 / n_estimators
+    if max_samples is None:
+        fraction = 1.0
+    else:
+        if not 0 < float(max_samples) <= 1:
+            raise ValueError("max_samples must be in (0, 1]; got %r" % (max_samples,))
+        fraction = min(1.0, float(max_samples) / out_of_fold)
+    k = labels.shape[1] if multi_label else int(n_classes or labels.max() + 1)
+
+    rng = np.random.default_rng(seed)
+    folds = _fold_ids(labels, n_estimators, rng, multi_label)
+    sums = np.zeros((n, k))
+    counts = np.zeros(n, dtype=np.int64)
+    extra = None if X_extra is None or len(X_extra) == 0 else np.zeros((len(X_extra), k))
+    trained_on = []
+    with fou.ProgressBar(total=n_estimators, progress=progress) as pb:
+        for member in range(n_estimators):
+            train = _bag(np.flatnonzero(folds != member), labels, fraction, rng, multi_label)
+            model = make_classifier(classifier, multi_label=multi_label, seed=seed + member,
+                                    n_train=len(train))
+            model.fit(X[train], labels[train])
+            trained_on.append(train)
+            unseen = np.ones(n, dtype=bool)
+            unseen[train] = False
+            sums[unseen] += _predict(model, X[unseen], k, multi_label)
+            counts[unseen] += 1
+            if extra is not None:
+                extra += _predict(model, X_extra, k, multi_label)
+            pb.update()
+    assert counts.min() >= 1  # fold `member` is never in bag `member`
+    return dict(probs=sums / counts[:, None], counts=counts, trained_on=trained_on,
+                extra_probs=None if extra is None else extra / n_estimators)
+
+
+def out_of_sample_probs(X, labels, classifier="bagging-mlp", n_estimators=5, max_samples=0.75,
+                        seed=0, multi_label=False, n_classes=None, preprocess=True,
+                        progress=False):
+    """Out-of-sample class probabilities: no row comes from a model that trained on it.
+
+    Args:
+        X: an ``(N, D)`` embeddings array
+        labels: ``(N,)`` class indices in ``[0, K)``, or for ``multi_label`` an
+            ``(N, K)`` 0/1 indicator array
+        classifier, n_estimators, max_samples, seed: see :func:`fit_out_of_sample`
+        preprocess (True): apply :func:`prepare_features` first (built-in classifiers)
+
+    Returns:
+        an ``(N, K)`` float array (rows sum to 1 for single-label; per-class
+        probabilities for multi-label)
+    """
+    if preprocess:
+        X = prepare_features(X, seed=seed)
+    return fit_out_of_sample(X, labels, classifier=classifier, n_estimators=n_estimators,
+                             max_samples=max_samples, seed=seed, multi_label=multi_label,
+                             n_classes=n_classes, progress=progress)["probs"]
+
+
+def find_issues(labels, pred_probs, multi_label=False, filter_by="prune_by_noise_rate",
+                multilabel_score="cleanlab"):
+    """Confident learning (cleanlab) on out-of-sample probabilities.
+
+    Args:
+        labels: ``(N,)`` class indices, or for ``multi_label`` an ``(N, K)`` 0/1
+            indicator array
+        pred_probs: ``(N, K)`` out-of-sample probabilities
+        filter_by ("prune_by_noise_rate"): cleanlab's ``filter_by``
+        multilabel_score ("cleanlab"): multi-label quality: cleanlab's score or
+            ``"mse"`` (1 - mean squared error between labels and probabilities)
+
+    Returns:
+        a tuple ``(issues, quality, per_class)``: ``(N,)`` bool, ``(N,)`` float in
+        [0, 1] (low = likely wrong), and for multi-label an ``(N, K)`` bool array
+        of per-class issues (None for single-label)
+    """
+    import cleanlab
+
+    pred_probs = np.asarray(pred_probs, dtype=np.float64)
+    if not multi_label:
+        labels = np.asarray(labels, dtype=np.int64)
+        issues = cleanlab.filter.find_label_issues(labels, pred_probs, filter_by=filter_by)
+        quality = cleanlab.rank.get_label_quality_scores(labels, pred_probs)
+        return np.asarray(issues, dtype=bool), np.asarray(quality, dtype=float), None
+
+    from cleanlab.multilabel_classification import filter as mlfilter, rank as mlrank
+
+    Y = np.asarray(labels, dtype=np.int64)
+    lists = [list(np.flatnonzero(row)) for row in Y]
+    issues = mlfilter.find_label_issues(lists, pred_probs, filter_by=filter_by)
+    per_class = mlfilter.find_multilabel_issues_per_class(lists, pred_probs, filter_by=filter_by)
+    per_class = np.asarray(per_class, dtype=bool).reshape(len(lists), -1)  # (N, K)
+    if multilabel_score == "mse":
+        quality = 1.0 - ((Y - pred_probs) ** 2).mean(axis=1)
+    else:
+        quality = mlrank.get_label_quality_scores(lists, pred_probs)
+    return np.asarray(issues, dtype=bool), np.asarray(quality, dtype=float), per_class
+
+
+# ------------------------------------------------------------------------- datasets
+
+
+class LabelRunConfig(runs.WinnowRunConfig):
+    """A Winnow run that also wrote label tags and saved views.
+
+    Args:
+        label_tags: ``{tag: [label fields]}`` label tags the step wrote
+        saved_views: names of the saved views the step wrote
+    """
+
+    def __init__(self, label_tags=None, saved_views=None, **kwargs):
+        super().__init__(**kwargs)
+        self.label_tags = {t: list(f) for t, f in dict(label_tags or {}).items()}
+        self.saved_views = list(saved_views or [])
+
+
+class LabelRun(runs.WinnowRun):
+    """Run class for :class:`LabelRunConfig`: its cleanup also removes the label tags
+    and saved views it wrote."""
+
+    def cleanup(self, samples, key):
+        super().cleanup(samples, key)
+        dataset = samples._root_dataset
+        schema = dataset.get_field_schema()
+        for tag, fields in self.config.label_tags.items():
+            fields = [f for f in fields if f in schema]
+            if fields:
+                dataset.untag_labels(tag, label_fields=fields)
+        for name in self.config.saved_views:
+            if dataset.has_saved_view(name):
+                dataset.delete_saved_view(name)
+
+
+def record_label_run(samples, key, method, fields, params, counts, started, tags=None,
+                     label_tags=None, saved_views=None):
+    """Like :func:`runs.record_run`, also listing label tags and saved views."""
+    config = LabelRunConfig(method=method, fields=fields, tags=tags, params=params,
+                            counts=counts, versions=runs.versions(),
+                            seconds=round(time.time() - started, 3),
+                            label_tags=label_tags, saved_views=saved_views)
+    samples.register_run(key, config, overwrite=True, cleanup=False)
+    return key
+
+
+class LabelIssuesResults:
+    """What :func:`find_label_issues` or :func:`predict_labels` did.
+
+    Attributes (depending on the step): ``label_field``, ``multi_label``,
+    ``classes``, ``num_samples``, ``num_labeled``, ``num_scored``, ``num_issues``,
+    ``issue_ids`` (sample ids, worst first), ``skipped_classes`` (too few
+    samples: their samples are not scored), ``num_predicted``, ``fill_rate_before``,
+    ``fill_rate_after``, ``saved_view``, ``run_key``, ``seconds``, ``messages``
+    """
+
+    def __init__(self, **kwargs):
+        self.messages = []
+        self.__dict__.update(kwargs)
+
+    def __repr__(self):
+        if self.step == STEP:
+            head = ("Label issues in %r (%s): %d/%d scored samples flagged (%d samples, "
+                    "%d unlabeled) in %.1f s"
+                    % (self.label_field, "multi-label" if self.multi_label else "single-label",
+                       self.num_issues, self.num_scored, self.num_samples,
+                       self.num_samples - self.num_labeled, self.seconds))
+        else:
+            head = ("Predicted %r for %d samples: fill rate %.1f%% -> %.1f%% in %.1f s"
+                    % (self.label_field, self.num_predicted, 100 * self.fill_rate_before,
+                       100 * self.fill_rate_after, self.seconds))
+        return "\n".join([head] + list(self.messages))
+
+
+def _label_kind(samples, label_field):
+    """``False`` for a Classification field, ``True`` for Classifications (multi-label)."""
+    if not isinstance(label_field, str) or not label_field:
+        raise ValueError("label_field must be a field name; got %r" % (label_field,))
+    field = samples.get_field(label_field)
+    if field is None:
+        raise ValueError("No field %r on the dataset" % label_field)
+    doc = getattr(field, "document_type", None)
+    if doc is not None and issubclass(doc, fo.Classifications):
+        return True
+    if doc is not None and issubclass(doc, fo.Classification):
+        return False
+    raise ValueError("Field %r must hold fo.Classification or fo.Classifications labels; "
+                     "it is %s" % (label_field, type(field).__name__))
+
+
+def _validate_common(samples, embeddings_field, classifier, n_estimators, max_samples):
+    if samples.get_field(embeddings_field) is None:
+        raise ValueError("No embeddings field %r: run winnow.compute_embeddings first"
+                         % (embeddings_field,))
+    if isinstance(classifier, str):
+        if classifier not in CLASSIFIERS:
+            raise ValueError("classifier must be one of %s or a scikit-learn classifier; got %r"
+                             % (", ".join(CLASSIFIERS), classifier))
+    elif not (hasattr(classifier, "fit") and hasattr(classifier, "predict_proba")):
+        raise ValueError("classifier must have fit() and predict_proba(); got %r" % (classifier,))
+    if isinstance(n_estimators, bool) or not isinstance(n_estimators, (int, np.integer)) \
+            or n_estimators < 2:
+        raise ValueError("n_estimators must be an integer >= 2; got %r" % (n_estimators,))
+    if max_samples is not None and not (isinstance(max_samples, (int, float))
+                                        and 0 < max_samples <= 1):
+        raise ValueError("max_samples must be in (0, 1]; got %r" % (max_samples,))
+
+
+def _load(samples, label_field, embeddings_field, multi_label):
+    """Ids, label names (str / list of str / None), label ids and embeddings."""
+    if multi_label:
+        paths = [label_field + ".classifications.label", label_field + ".classifications.id"]
+    else:
+        paths = [label_field + ".label", label_field + ".id"]
+    ids, names, label_ids, vectors = samples.values(["id"] + paths + [embeddings_field])
+    if multi_label:
+        # A sample whose field is None is unlabeled; an empty list is "no class".
+        names = [None if n is None else [x for x in n if x is not None] for n in names]
+    return ids, names, label_ids, vectors
+
+
+def _embedded_rows(vectors):
+    keep = [i for i, v in enumerate(vectors) if v is not None]
+    if not keep:
+        return keep, None
+    X = np.stack([np.asarray(vectors[i], dtype=np.float32) for i in keep])
+    finite = np.isfinite(X).all(axis=1)
+    return [i for i, ok in zip(keep, finite) if ok], X[finite]
+
+
+def _encode(names, rows, multi_label, min_class_samples, n_folds):
+    """Class list and encoded labels for ``rows``; drops classes that are too rare."""
+    from collections import Counter
+
+    counts = Counter()
+    for i in rows:
+        counts.update(names[i] if multi_label else [names[i]])
+    floor = max(int(min_class_samples), n_folds)
+    classes = sorted(c for c, m in counts.items() if m >= floor)
+    skipped = {c: m for c, m in counts.items() if m < floor}
+    index = {c: j for j, c in enumerate(classes)}
+    if multi_label:
+        Y = np.zeros((len(rows), len(classes)), dtype=np.int64)
+        for r, i in enumerate(rows):
+            for c in names[i]:
+                if c in index:
+                    Y[r, index[c]] = 1
+        return classes, skipped, list(rows), Y
+    kept = [i for i in rows if names[i] in index]
+    return classes, skipped, kept, np.array([index[names[i]] for i in kept], dtype=np.int64)
+
+
+def _rare_message(skipped, floor):
+    return ("Classes with fewer than %d labeled samples are not checked (too few to "
+            "learn out of sample; label more examples of them): %s"
+            % (floor, ", ".join("%s (%d)" % kv for kv in sorted(skipped.items()))))
+
+
+def _declare(samples, field, document_type=None, ftype=None):
+    dataset = samples._root_dataset
+    if field in dataset.get_field_schema():
+        return
+    if document_type is not None:
+        dataset.add_sample_field(field, fof.EmbeddedDocumentField, embedded_doc_type=document_type)
+    else:
+        dataset.add_sample_field(field, ftype)
+
+
+def _suggestion(probs_row, classes, multi_label, threshold):
+    if multi_label:
+        picked = [fo.Classification(label=classes[j], confidence=float(probs_row[j]))
+                  for j in np.flatnonzero(probs_row >= threshold)]
+        return fo.Classifications(classifications=picked)
+    j = int(np.argmax(probs_row))
+    if probs_row[j] < threshold:
+        return None
+    return fo.Classification(label=classes[j], confidence=float(probs_row[j]))
+
+
+def _check_tag(samples, tag, key, overwrite):
+    if not isinstance(tag, str) or not tag:
+        raise ValueError("tag must be a non-empty string; got %r" % (tag,))
+    dataset = samples._root_dataset
+    in_use = tag in dataset.distinct("tags") or tag in dataset.count_label_tags()
+    if not in_use or overwrite:
+        return
+    owners = [r["key"] for r in runs.list_runs(dataset) if tag in r["tags"]]
+    if owners != [key] and key not in owners:
+        raise ValueError("Tag %r is already used on the dataset and was not written by this "
+                         "step; choose another tag or pass overwrite=True" % tag)
+
+
+def _saved_view_name(label_field, tag):
+    return ("winnow-%s-%s" % (tag, label_field)).replace("_", "-")
+
+
+def find_label_issues(samples, label_field="ground_truth", embeddings_field="embedding",
+                      classifier="bagging-mlp", n_estimators=5, max_samples=0.75,
+                      filter_by="prune_by_noise_rate", tag="label_issue",
+                      quality_field="label_quality", suggestion_field="suggested_label",
+                      multilabel_score="cleanlab", min_class_samples=5, suggest_threshold=0.5,
+                      save_view=True, seed=0, overwrite=False, progress=None):
+    """Finds likely wrong labels with out-of-sample probabilities and cleanlab.
+
+    A bagged MLP on the embeddings predicts every labeled sample out of sample
+    (see :func:`fit_out_of_sample`); cleanlab's confident learning flags the
+    samples whose label disagrees with a confident prediction. Unlabeled samples
+    are never scored nor flagged (see :func:`predict_labels`). The user's labels
+    are never changed: accept suggestions with :func:`winnow.accept_suggestions`.
+
+    Writes:
+        - ``quality_field``: label quality in [0, 1] per scored sample (low = likely
+          wrong; None for unlabeled samples and skipped classes)
+        - ``suggestion_field``: the model's label with its confidence
+          (``fo.Classification``, or ``fo.Classifications`` of classes with
+          probability >= ``suggest_threshold`` for multi-label)
+        - sample tag ``tag`` on flagged samples, and label tag ``tag`` on the flagged
+          labels (single-label: the label; multi-label: each present class that
+          cleanlab flags per class)
+        - a saved view of the flagged samples sorted by quality (worst first)
+
+    Args:
+        samples: a dataset or view
+        label_field ("ground_truth"): a ``fo.Classification`` (single-label) or
+            ``fo.Classifications`` (multi-label) field, detected from its type
+        embeddings_field ("embedding"): the vectors to learn from
+        classifier ("bagging-mlp"): ``"bagging-mlp"``, ``"mlp"`` (one MLP per fold),
+            ``"logistic"`` or a scikit-learn classifier
+        n_estimators (5): bagged members (= folds)
+        max_samples (0.75): fraction of samples each member trains on
+        filter_by ("prune_by_noise_rate"): cleanlab's ``filter_by``
+        multilabel_score ("cleanlab"): ``"cleanlab"`` or ``"mse"`` (Miribel's ranking)
+        min_class_samples (5): classes with fewer labeled samples are not checked
+        suggest_threshold (0.5): multi-label suggestion threshold
+        overwrite (False): allow writing over fields/tags this step does not own
+        progress (None): True/False or a callback (``fiftyone.report_progress``)
+
+    Returns:
+        a :class:`LabelIssuesResults`
+
+    Raises:
+        ValueError: bad parameters, before anything is written
+    """
+    started = time.time()
+    multi_label = _label_kind(samples, label_field)
+    _validate_common(samples, embeddings_field, classifier, n_estimators, max_samples)
+    if filter_by not in FILTER_BY:
+        raise ValueError("filter_by must be one of %s; got %r" % (", ".join(FILTER_BY), filter_by))
+    if multilabel_score not in MULTILABEL_SCORES:
+        raise ValueError("multilabel_score must be 'cleanlab' or 'mse'; got %r" % (multilabel_score,))
+    if not 0 < float(suggest_threshold) <= 1:
+        raise ValueError("suggest_threshold must be in (0, 1]; got %r" % (suggest_threshold,))
+    if label_field in (quality_field, suggestion_field) or quality_field == suggestion_field:
+        raise ValueError("label_field, quality_field and suggestion_field must differ")
+    key = runs.run_key(STEP, quality_field)
+    runs.check_writable(samples, [quality_field, suggestion_field], STEP, overwrite=overwrite)
+    _check_tag(samples, tag, key, overwrite)
+
+    ids, names, label_ids, vectors = _load(samples, label_field, embeddings_field, multi_label)
+    if not ids:
+        raise ValueError("The view is empty")
+    rows, X = _embedded_rows(vectors)
+    labeled = [r for r, i in enumerate(rows) if names[i] is not None]
+    sample_rows = [rows[r] for r in labeled]
+    classes, skipped, kept, y = _encode(names, sample_rows, multi_label, min_class_samples,
+                                        n_estimators)
+    floor = max(int(min_class_samples), n_estimators)
+    messages = [_rare_message(skipped, floor)] if skipped else []
+    for m in messages:
+        logger.warning(m)
+    if len(classes) < 2:
+        raise ValueError("Need at least 2 classes with >= %d labeled, embedded samples in %r; "
+                         "found %d" % (floor, label_field, len(classes)))
+    X_all = prepare_features(X, seed=seed)
+    position = {i: r for r, i in enumerate(rows)}
+    Xl = X_all[[position[i] for i in kept]]
+    fitted = fit_out_of_sample(Xl, y, classifier=classifier, n_estimators=n_estimators,
+                               max_samples=max_samples, seed=seed, multi_label=multi_label,
+                               n_classes=len(classes), progress=progress)
+    probs = fitted["probs"]
+    issues, quality, per_class = find_issues(y, probs, multi_label=multi_label,
+                                             filter_by=filter_by, multilabel_score=multilabel_score)
+
+    # Everything is computed: write in bulk.
+    quality_values = [None] * len(ids)
+    suggestions = [None] * len(ids)
+    issue_rows, flagged_label_ids = [], []
+    threshold = suggest_threshold if multi_label else 0.0
+    for r, i in enumerate(kept):
+        quality_values[i] = float(quality[r])
+        suggestions[i] = _suggestion(probs[r], classes, multi_label, threshold)
+        if issues[r]:
+            issue_rows.append(r)
+            if multi_label:
+                bad = {classes[j] for j in np.flatnonzero(per_class[r])}
+                flagged_label_ids += [lid for lid, c in zip(label_ids[i], names[i]) if c in bad]
+            elif label_ids[i] is not None:
+                flagged_label_ids.append(label_ids[i])
+    issue_rows.sort(key=lambda r: quality[r])
+    issue_ids = [ids[kept[r]] for r in issue_rows]
+
+    _declare(samples, quality_field, ftype=fof.FloatField)
+    _declare(samples, suggestion_field,
+             document_type=fo.Classifications if multi_label else fo.Classification)
+    samples.set_values(quality_field, dict(zip(ids, quality_values)), key_field="id")
+    samples.set_values(suggestion_field, dict(zip(ids, suggestions)), key_field="id")
+    # A re-run replaces its own tags within the processed samples.
+    samples.untag_samples(tag)
+    samples.untag_labels(tag, label_fields=[label_field])
+    if issue_ids:
+        samples.select(issue_ids).tag_samples(tag)
+    if flagged_label_ids:
+        samples.select_labels(ids=flagged_label_ids, fields=[label_field]).tag_labels(
+            tag, label_fields=[label_field])
+    saved = []
+    if save_view:
+        name = _saved_view_name(label_field, tag)
+        view = samples.match_tags(tag).sort_by(quality_field)
+        samples._root_dataset.save_view(
+            name, view, description="Winnow: samples whose %r label looks wrong, worst first"
+            % label_field, overwrite=True)
+        saved.append(name)
+
+    params = dict(label_field=label_field, embeddings_field=embeddings_field,
+                  classifier=classifier if isinstance(classifier, str) else repr(classifier),
+                  n_estimators=int(n_estimators), max_samples=max_samples, filter_by=filter_by,
+                  multilabel_score=multilabel_score, min_class_samples=min_class_samples,
+                  multi_label=multi_label, seed=seed, tag=tag)
+    counts = dict(samples=len(ids), labeled=len(sample_rows), scored=len(kept),
+                  issues=len(issue_ids), skipped_classes=dict(skipped), classes=len(classes))
+    record_label_run(samples, key, STEP, [quality_field, suggestion_field], params, counts,
+                     started, tags=[tag], label_tags={tag: [label_field]}, saved_views=saved)
+    return LabelIssuesResults(
+        step=STEP, label_field=label_field, multi_label=multi_label, classes=classes,
+        num_samples=len(ids), num_labeled=len(sample_rows), num_scored=len(kept),
+        num_issues=len(issue_ids), issue_ids=issue_ids, skipped_classes=dict(skipped),
+        saved_view=saved[0] if saved else None, run_key=key,
+        seconds=time.time() - started, messages=messages)
+
+
+def predict_labels(samples, label_field="ground_truth", embeddings_field="embedding",
+                   prediction_field="predicted_label", threshold=0.4, only_missing=True,
+                   classifier="bagging-mlp", n_estimators=5, max_samples=0.75,
+                   min_class_samples=5, seed=0, overwrite=False, progress=None):
+    """Labels the unlabeled samples with the bagged model trained on the labeled ones.
+
+    Single-label: the most probable class, when its probability is >= ``threshold``.
+    Multi-label: every class whose probability is >= ``threshold``. Labeled
+    samples (``only_missing=False``) get out-of-sample predictions. The label
+    field is never changed: predictions go to ``prediction_field`` (accept them
+    with :func:`winnow.accept_suggestions`).
+
+    Returns:
+        a :class:`LabelIssuesResults` with ``num_predicted``, ``fill_rate_before``
+        (labeled / samples) and ``fill_rate_after`` (labeled or predicted / samples)
+
+    Raises:
+        ValueError: bad parameters, before anything is written
+    """
+    started = time.time()
+    multi_label = _label_kind(samples, label_field)
+    _validate_common(samples, embeddings_field, classifier, n_estimators, max_samples)
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) \
+            or not 0 < threshold <= 1:
+        raise ValueError("threshold must be in (0, 1]; got %r" % (threshold,))
+    if prediction_field == label_field:
+        raise ValueError("prediction_field must differ from label_field")
+    key = runs.run_key(PREDICT_STEP, prediction_field)
+    runs.check_writable(samples, [prediction_field], PREDICT_STEP, overwrite=overwrite)
+
+    ids, names, _, vectors = _load(samples, label_field, embeddings_field, multi_label)
+    if not ids:
+        raise ValueError("The view is empty")
+    rows, X = _embedded_rows(vectors)
+    train_rows = [i for i in rows if names[i] is not None]
+    classes, skipped, kept, y = _encode(names, train_rows, multi_label, min_class_samples,
+                                        n_estimators)
+    floor = max(int(min_class_samples), n_estimators)
+    messages = [_rare_message(skipped, floor).replace("are not checked", "are not predicted")] \
+        if skipped else []
+    if len(classes) < 2:
+        raise ValueError("Need at least 2 classes with >= %d labeled, embedded samples in %r; "
+                         "found %d" % (floor, label_field, len(classes)))
+    targets = [i for i in rows if names[i] is None]
+    X_all = prepare_features(X, seed=seed)
+    position = {i: r for r, i in enumerate(rows)}
+    fitted = fit_out_of_sample(
+        X_all[[position[i] for i in kept]], y, classifier=classifier, n_estimators=n_estimators,
+        max_samples=max_samples, seed=seed, multi_label=multi_label, n_classes=len(classes),
+        X_extra=X_all[[position[i] for i in targets]] if targets else None, progress=progress)
+
+    predictions = [None] * len(ids)
+    for r, i in enumerate(targets):
+        predictions[i] = _suggestion(fitted["extra_probs"][r], classes, multi_label, threshold)
+    if not only_missing:
+        for r, i in enumerate(kept):
+            predictions[i] = _suggestion(fitted["probs"][r], classes, multi_label, threshold)
+
+    def filled(p):
+        return p is not None and (not multi_label or len(p.classifications) > 0)
+
+    num_labeled = sum(n is not None for n in names)
+    num_new = sum(filled(predictions[i]) for i in targets)
+    _declare(samples, prediction_field,
+             document_type=fo.Classifications if multi_label else fo.Classification)
+    samples.set_values(prediction_field, dict(zip(ids, predictions)), key_field="id")
+
+    before = num_labeled / len(ids)
+    after = (num_labeled + num_new) / len(ids)
+    params = dict(label_field=label_field, embeddings_field=embeddings_field,
+                  threshold=threshold, only_missing=bool(only_missing),
+                  classifier=classifier if isinstance(classifier, str) else repr(classifier),
+                  n_estimators=int(n_estimators), max_samples=max_samples, seed=seed)
+    counts = dict(samples=len(ids), labeled=num_labeled, unlabeled=len(ids) - num_labeled,
+                  predicted=num_new, fill_rate_before=before, fill_rate_after=after)
+    runs.record_run(samples, key, PREDICT_STEP, [prediction_field], params, counts, started)
+    return LabelIssuesResults(
+        step=PREDICT_STEP, label_field=label_field, multi_label=multi_label, classes=classes,
+        num_samples=len(ids), num_labeled=num_labeled, num_predicted=num_new,
+        num_unlabeled=len(ids) - num_labeled, fill_rate_before=before, fill_rate_after=after,
+        skipped_classes=dict(skipped), run_key=key, seconds=time.time() - started,
+        messages=messages)
