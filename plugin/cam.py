@@ -558,6 +558,7 @@ def _map_files(filepaths, loaded, cam_model, target, label_targets, scales, map_
                 if not skip_failures:
                     raise RuntimeError("Could not read %s: %s" % (filepaths[i], reason))
                 errors[i] = reason
+            done = len(indices) + len(failures)
             if batch is not None:
                 indices, batch = _drop_unlabeled(indices, batch, label_targets, errors)
             if batch is not None and len(indices):
@@ -575,7 +576,7 @@ def _map_files(filepaths, loaded, cam_model, target, label_targets, scales, map_
                 maps[indices] = combine_scales(per_scale, map_size)
                 logits_all[indices] = logits
                 targets_all[indices] = targets
-            pb.update(count=len(indices) + len(failures))
+            pb.update(count=done)
     if logits_all is None:
         logits_all = np.zeros((n, 0), dtype=np.float32)
     return maps, logits_all, targets_all, errors
