@@ -26,6 +26,7 @@ if __name__ == "winnow":
     from .plugin.label_review import accept_suggestions, undo_suggestions
     from .plugin.representatives import (find_representatives, kmedoids, choose_k,
                                          RepresentativesResults)
+    from .plugin.curate import curate, CurateResults
 
     __version__ = "0.1.0"
 

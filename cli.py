@@ -21,6 +21,16 @@ def main(argv=None):
     emb.add_argument("--field", default="embedding")
     emb.add_argument("--batch-size", type=int, default=32)
 
+    cur = sub.add_parser("curate", help="run every curation step on an existing dataset")
+    cur.add_argument("dataset")
+    cur.add_argument("--label-field", default=None,
+                     help="Classification(s) field: enables label issues and per-class representatives")
+    cur.add_argument("--embeddings-field", default="embedding")
+    cur.add_argument("--model", default="efficientnet-lite0")
+    cur.add_argument("--outliers", type=float, default=0.05, help="share to tag as outliers")
+    cur.add_argument("--redundant", type=float, default=0.05, help="share to tag as redundant")
+    cur.add_argument("--k", default="auto", help="representatives: an int, or 'auto'")
+
     runs = sub.add_parser("runs", help="list the Winnow runs of a dataset")
     runs.add_argument("dataset")
 
@@ -54,6 +64,17 @@ def _embed(args):
     return 0
 
 
+def _curate(args):
+    import fiftyone as fo
+    import winnow
+
+    k = args.k if args.k == "auto" else int(args.k)
+    print(winnow.curate(fo.load_dataset(args.dataset), label_field=args.label_field,
+                        embeddings_field=args.embeddings_field, model=args.model,
+                        outliers=args.outliers, redundant=args.redundant, k=k))
+    return 0
+
+
 def _runs(args):
     import fiftyone as fo
     import winnow
@@ -64,7 +85,7 @@ def _runs(args):
     return 0
 
 
-COMMANDS = {"demo": _demo, "embed": _embed, "runs": _runs}
+COMMANDS = {"demo": _demo, "embed": _embed, "curate": _curate, "runs": _runs}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -42,6 +42,11 @@ def load_demo_dataset(name=DEMO_DATASET, overwrite=True, persistent=True):
 def run_demo(name=DEMO_DATASET, progress=True):
     """Builds the demo dataset and runs every Winnow step on it.
 
+    Embeddings (with a similarity index and a PCA map for the App), then
+    :func:`winnow.curate` (outliers, redundancy, representatives, label issues
+    of ``ground_truth``), then CAM heatmaps and boxes, pretrained tags and NMF
+    topics.
+
     Returns:
         a tuple ``(dataset, summary)``: summary is a list of ``(step, text)``
     """
@@ -52,4 +57,9 @@ def run_demo(name=DEMO_DATASET, progress=True):
     results = winnow.compute_embeddings(dataset, similarity_index=True, visualization="pca",
                                         progress=progress)
     summary.append(("embeddings", str(results)))
+    results = winnow.curate(dataset, label_field="ground_truth", progress=progress)
+    summary.append(("curation", str(results)))
+    summary.append(("cam", str(winnow.compute_cam(dataset, progress=progress))))
+    summary.append(("pretrained tags", str(winnow.tag_with_pretrained(dataset, progress=progress))))
+    summary.append(("topics", str(winnow.extract_topics(dataset, n_topics=8, progress=progress))))
     return dataset, summary

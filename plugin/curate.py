@@ -1,0 +1,132 @@
+"""One call, one report: every Winnow step with good defaults."""
+
+import time
+
+from . import models
+
+
+class CurateResults:
+    """What :func:`curate` did: each step's results and a summary table.
+
+    Attributes:
+        dataset_name: the dataset curated
+        num_samples: samples in the view
+        steps: a dict ``{step: results object}``
+        rows: the summary rows ``(step, found, share, where to look)``
+        seconds: wall time
+    """
+
+    def __init__(self, dataset_name, num_samples, steps, rows, seconds):
+        self.dataset_name = dataset_name
+        self.num_samples = num_samples
+        self.steps = steps
+        self.rows = rows
+        self.seconds = seconds
+
+    def table(self):
+        """The summary as a Markdown table."""
+        lines = ["| step | found | share | where to look |", "|---|---:|---:|---|"]
+        for step, found, share, where in self.rows:
+            lines.append("| %s | %s | %s | %s |" % (step, found, share, where))
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return "Winnow curation of %r: %d samples in %.1f s\n\n%s" % (
+            self.dataset_name, self.num_samples, self.seconds, self.table())
+
+
+def curate(samples, label_field=None, embeddings_field="embedding", model=models.DEFAULT_MODEL,
+           outliers=0.05, redundant=0.05, k="auto", per_class=None, recompute_embeddings=False,
+           progress=None):
+    """Runs every curation step on a dataset or view and summarizes what was found.
+
+    Embeddings (computed unless ``embeddings_field`` is already filled) →
+    outliers → redundancy (both the thesis way, :func:`winnow.filter_dataset`)
+    → k-medoid representatives → label issues (when ``label_field`` is given).
+    Each step records its own run; re-running replaces them.
+
+    Args:
+        samples: a dataset or view
+        label_field (None): a ``Classification``/``Classifications`` field; enables
+            class-aware representatives and the label-issue step
+        embeddings_field ("embedding"): the vector field to use (and fill)
+        model ("efficientnet-lite0"): the model for embeddings
+        outliers (0.05), redundant (0.05): shares to tag
+        k ("auto"): representatives (an int, or "auto" to choose by silhouette)
+        per_class (None): a label field for class-aware filtering (keeps class
+            proportions); defaults to none
+        recompute_embeddings (False): recompute even when the field is filled
+        progress (None): see :func:`winnow.compute_embeddings`
+
+    Returns:
+        a :class:`CurateResults`
+    """
+    from .embeddings import compute_embeddings
+    from .filtering import filter_dataset
+    from .label_issues import find_label_issues
+    from .representatives import find_representatives
+
+    started = time.time()
+    n = len(samples)
+    if n == 0:
+        raise ValueError("The view is empty: there is nothing to curate")
+    if label_field is not None and label_field not in samples.get_field_schema():
+        raise ValueError("Label field %r does not exist" % label_field)
+
+    steps = {}
+    rows = []
+    filled = (embeddings_field in samples.get_field_schema()
+              and len(samples.exists(embeddings_field)) > 0)
+    if recompute_embeddings or not filled:
+        res = compute_embeddings(samples, model=model, embeddings_field=embeddings_field,
+                                 progress=progress)
+        steps["embeddings"] = res
+        rows.append(("embeddings", "%d embedded, %d failed" % (res.num_embedded, res.num_failed),
+                     _share(res.num_embedded, n),
+                     "field `%s` (failures: `%s`)" % (embeddings_field, res.error_field)))
+    else:
+        have = len(samples.exists(embeddings_field))
+        rows.append(("embeddings", "%d reused" % have, _share(have, n),
+                     "field `%s`" % embeddings_field))
+
+    res = filter_dataset(samples, outliers=outliers, redundant=redundant, per_class=per_class,
+                         embeddings_field=embeddings_field, progress=progress)
+    steps["filter"] = res
+    counts = samples.count_sample_tags()
+    views = [v for v in samples._root_dataset.list_saved_views() if v.startswith("winnow")]
+    rows.append(("outliers", counts.get("outlier", 0), _share(counts.get("outlier", 0), n),
+                 "tag `outlier`, score `outlier_score`, view `%s`" % _pick(views, "outlier")))
+    rows.append(("redundant", counts.get("redundant", 0), _share(counts.get("redundant", 0), n),
+                 "tag `redundant`, link `redundant_of`, view `%s`" % _pick(views, "redundant")))
+    kept = n - counts.get("outlier", 0) - counts.get("redundant", 0)
+    rows.append(("kept", kept, _share(kept, n), "view `%s`" % _pick(views, "kept")))
+
+    res = find_representatives(samples, k=k, embeddings_field=embeddings_field,
+                               per_class=label_field, progress=progress)
+    steps["representatives"] = res
+    reps = samples.count_sample_tags().get("representative", 0)
+    views = [v for v in samples._root_dataset.list_saved_views() if v.startswith("winnow")]
+    rows.append(("representatives", reps, _share(reps, n),
+                 "tag `representative`, field `cluster`, view `%s`"
+                 % _pick(views, "representative")))
+
+    if label_field is not None:
+        res = find_label_issues(samples, label_field=label_field,
+                                embeddings_field=embeddings_field, progress=progress)
+        steps["label_issues"] = res
+        issues = samples.count_sample_tags().get("label_issue", 0)
+        views = [v for v in samples._root_dataset.list_saved_views() if v.startswith("winnow")]
+        rows.append(("label issues", issues, _share(issues, n),
+                     "tag `label_issue`, fields `label_quality`, `suggested_label`, view `%s`"
+                     % _pick(views, "issue")))
+
+    return CurateResults(samples._root_dataset.name, n, steps, rows, time.time() - started)
+
+
+def _share(count, n):
+    return "%.1f %%" % (100.0 * count / n) if n else "-"
+
+
+def _pick(names, word):
+    matches = [v for v in names if word in v]
+    return matches[0] if matches else "-"
