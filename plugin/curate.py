@@ -92,33 +92,27 @@ def curate(samples, label_field=None, embeddings_field="embedding", model=models
     res = filter_dataset(samples, outliers=outliers, redundant=redundant, per_class=per_class,
                          embeddings_field=embeddings_field, progress=progress)
     steps["filter"] = res
-    counts = samples.count_sample_tags()
-    views = [v for v in samples._root_dataset.list_saved_views() if v.startswith("winnow")]
-    rows.append(("outliers", counts.get("outlier", 0), _share(counts.get("outlier", 0), n),
-                 "tag `outlier`, score `outlier_score`, view `%s`" % _pick(views, "outlier")))
-    rows.append(("redundant", counts.get("redundant", 0), _share(counts.get("redundant", 0), n),
-                 "tag `redundant`, link `redundant_of`, view `%s`" % _pick(views, "redundant")))
-    kept = n - counts.get("outlier", 0) - counts.get("redundant", 0)
-    rows.append(("kept", kept, _share(kept, n), "view `%s`" % _pick(views, "kept")))
+    rows.append(("outliers", res.num_outliers, _share(res.num_outliers, n),
+                 "tag `outlier`, score `outlier_score`, view `%s`" % res.views["outliers"]))
+    rows.append(("redundant", res.num_redundant, _share(res.num_redundant, n),
+                 "tag `redundant`, link `redundant_of`, view `%s`" % res.views["redundant"]))
+    rows.append(("kept", res.num_kept, _share(res.num_kept, n),
+                 "view `%s`" % res.views["kept"]))
 
     res = find_representatives(samples, k=k, embeddings_field=embeddings_field,
                                per_class=label_field, progress=progress)
     steps["representatives"] = res
-    reps = samples.count_sample_tags().get("representative", 0)
-    views = [v for v in samples._root_dataset.list_saved_views() if v.startswith("winnow")]
-    rows.append(("representatives", reps, _share(reps, n),
-                 "tag `representative`, field `cluster`, view `%s`"
-                 % _pick(views, "representative")))
+    rows.append(("representatives", res.num_clusters, _share(res.num_clusters, n),
+                 "tag `%s`, field `%s`, view `%s`" % (res.tag, res.cluster_field,
+                                                       res.saved_view)))
 
     if label_field is not None:
         res = find_label_issues(samples, label_field=label_field,
                                 embeddings_field=embeddings_field, progress=progress)
         steps["label_issues"] = res
-        issues = samples.count_sample_tags().get("label_issue", 0)
-        views = [v for v in samples._root_dataset.list_saved_views() if v.startswith("winnow")]
-        rows.append(("label issues", issues, _share(issues, n),
+        rows.append(("label issues", res.num_issues, _share(res.num_issues, n),
                      "tag `label_issue`, fields `label_quality`, `suggested_label`, view `%s`"
-                     % _pick(views, "issue")))
+                     % res.saved_view))
 
     return CurateResults(samples._root_dataset.name, n, steps, rows, time.time() - started)
 
@@ -126,7 +120,3 @@ def curate(samples, label_field=None, embeddings_field="embedding", model=models
 def _share(count, n):
     return "%.1f %%" % (100.0 * count / n) if n else "-"
 
-
-def _pick(names, word):
-    matches = [v for v in names if word in v]
-    return matches[0] if matches else "-"
