@@ -14,9 +14,12 @@ def _plugins_dir():
     It must live outside ``tests/``: pytest follows symlinks, and a link back
     to the repo inside ``tests/`` makes it collect the suite recursively.
     """
+    import hashlib
     import tempfile
 
-    path = os.path.join(tempfile.gettempdir(), "winnow-test-plugins-%d" % os.getuid())
+    # One dir per checkout, so two clones tested at once never share a link.
+    tag = hashlib.sha1(REPO.encode()).hexdigest()[:10]
+    path = os.path.join(tempfile.gettempdir(), "winnow-test-plugins-%d-%s" % (os.getuid(), tag))
     os.makedirs(path, exist_ok=True)
     link = os.path.join(path, "winnow")
     if os.path.realpath(link) != REPO:
