@@ -19,6 +19,8 @@ bench: setup
 	$(PY) benchmarks/embeddings.py
 	$(PY) benchmarks/cam.py
 	$(PY) benchmarks/filtering.py
+	$(PY) benchmarks/representatives.py
+	$(PY) benchmarks/label_issues.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
