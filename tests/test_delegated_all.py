@@ -46,11 +46,12 @@ def _dataset(make_dataset):
     with open(os.path.join(DEMO_DIR, "samples.csv"), newline="") as f:
         for row in csv.DictReader(f):
             sample = fo.Sample(filepath=os.path.join(DEMO_DIR, row["filepath"]))
-            if not row["ground_truth"]:
+            label = row["ground_truth"]
+            if not label:
                 sample.tags.append("photo")
-            elif row["ground_truth"] in CLASSES and per_class.get(row["ground_truth"], 0) < PER_CLASS:
-                per_class[row["ground_truth"]] = per_class.get(row["ground_truth"], 0) + 1
-                sample["ground_truth"] = fo.Classification(label=row["ground_truth"])
+            elif label in CLASSES and per_class.get(label, 0) < PER_CLASS:
+                per_class[label] = per_class.get(label, 0) + 1
+                sample["ground_truth"] = fo.Classification(label=label)
             else:
                 continue
             samples.append(sample)
