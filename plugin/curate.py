@@ -72,6 +72,7 @@ def curate(samples, label_field=None, embeddings_field="embedding", model=models
         raise ValueError("The view is empty: there is nothing to curate")
     if label_field is not None and label_field not in samples.get_field_schema():
         raise ValueError("Label field %r does not exist" % label_field)
+    multi_label = _validate(samples, label_field, outliers, redundant, k, per_class, n)
 
     steps = {}
     rows = []
@@ -99,8 +100,15 @@ def curate(samples, label_field=None, embeddings_field="embedding", model=models
     rows.append(("kept", res.num_kept, _share(res.num_kept, n),
                  "view `%s`" % res.views["kept"]))
 
+    if res.num_skipped:
+        rows.insert(1, ("skipped", "%d without an embedding" % res.num_skipped,
+                        _share(res.num_skipped, n),
+                        "unreadable images: reasons in `%s_error`" % embeddings_field))
+
+    # Representatives per class of a single-label field (a multi-label one has no one class).
     res = find_representatives(samples, k=k, embeddings_field=embeddings_field,
-                               per_class=label_field, progress=progress)
+                               per_class=None if multi_label else label_field,
+                               progress=progress)
     steps["representatives"] = res
     rows.append(("representatives", res.num_clusters, _share(res.num_clusters, n),
                  "tag `%s`, field `%s`, view `%s`" % (res.tag, res.cluster_field,
@@ -115,6 +123,30 @@ def curate(samples, label_field=None, embeddings_field="embedding", model=models
                      % res.saved_view))
 
     return CurateResults(samples._root_dataset.name, n, steps, rows, time.time() - started)
+
+
+def _validate(samples, label_field, outliers, redundant, k, per_class, n):
+    """Checks every step's parameters before the first step writes anything.
+
+    Returns:
+        whether ``label_field`` is multi-label (None without one)
+    """
+    from . import filtering, label_issues, representatives, vectors
+
+    multi_label = None
+    if label_field is not None:
+        multi_label = label_issues._label_kind(samples, label_field)
+    out_frac = filtering._share(outliers, "outliers")
+    red_frac = filtering._share(redundant, "redundant")
+    if out_frac + red_frac >= 1.0:
+        raise ValueError("outliers + redundant must be < 1 (something must be kept); got %r"
+                         % (out_frac + red_frac))
+    if per_class is not None:
+        vectors._label_path(samples, samples.get_field_schema(), per_class)
+    if k != "auto":
+        # k per class is capped at the class size; without classes k must fit the view.
+        representatives._group_k(k, n, None, label_field if multi_label is False else None)
+    return multi_label
 
 
 def _share(count, n):

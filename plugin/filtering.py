@@ -26,7 +26,10 @@ class FilterResults:
     """What :func:`filter_dataset` did.
 
     Attributes:
-        num_samples, num_outliers, num_redundant, num_kept: counts
+        num_samples, num_outliers, num_redundant, num_kept: counts (``num_samples``:
+            samples with an embedding)
+        num_skipped: samples of the view skipped for having no embedding (they
+            are in no saved view)
         outliers: an :class:`~winnow.plugin.outliers.OutliersResults`
         redundancy: a :class:`~winnow.plugin.redundancy.RedundancyResults`
         views: ``{"kept": name, "outliers": name, "redundant": name}`` saved views
@@ -41,6 +44,8 @@ class FilterResults:
         lines = ["Filter: kept %d of %d samples (%d outliers, %d redundant) in %.1f s"
                  % (self.num_kept, self.num_samples, self.num_outliers, self.num_redundant,
                     self.seconds)]
+        if self.num_skipped:
+            lines.append("  %d samples without an embedding skipped" % self.num_skipped)
         for kind, name in self.views.items():
             lines.append("  saved view %r: %s" % (name, kind))
         return "\n".join(lines)
@@ -64,6 +69,9 @@ def filter_dataset(samples, outliers=0.05, redundant=0.05, per_class=None,
     2. :func:`~winnow.plugin.redundancy.find_redundant` clusters the others and
        tags ``floor(redundant · N)`` of them, each linked to a kept sample.
     3. Saves the views ``<view_prefix>-kept``, ``-outliers`` and ``-redundant``.
+
+    Samples without an embedding (unreadable images) are skipped: in no saved
+    view (not "kept"), counted in ``num_skipped``; N counts the others.
 
     With ``per_class``, both shares are split over classes in proportion to
     their sizes in the whole view (largest remainder), so the kept set keeps
@@ -103,7 +111,7 @@ def filter_dataset(samples, outliers=0.05, redundant=0.05, per_class=None,
     key = runs.run_key(STEP, view_prefix)
     _check_views_writable(samples, names, key, overwrite)
     # Validate everything before the first write (load_vectors raises on bad input).
-    ids, X, labels = vectors.load_vectors(samples, embeddings_field, per_class)
+    ids, X, labels, num_skipped = vectors.load_vectors(samples, embeddings_field, per_class)
     n = len(ids)
     n_out = int(math.ceil(out_frac * n - 1e-9))
     n_red = int(math.floor(red_frac * n + 1e-9))
@@ -142,7 +150,8 @@ def filter_dataset(samples, outliers=0.05, redundant=0.05, per_class=None,
 
     tags = [t for t, f in ((outlier_tag, out_frac), (redundant_tag, red_frac)) if f]
     views = {
-        "kept": samples.match_tags(tags, bool=False),
+        # Samples without an embedding (unreadable images) were not judged: never "kept".
+        "kept": samples.exists(embeddings_field).match_tags(tags, bool=False),
         "outliers": samples.match_tags(outlier_tag),
         "redundant": samples.match_tags(redundant_tag),
     }
@@ -164,12 +173,14 @@ def filter_dataset(samples, outliers=0.05, redundant=0.05, per_class=None,
                   embeddings_field=embeddings_field, n_components=n_components,
                   reduce=reduce, method=method, outlier_run=out_res and out_res.run_key,
                   redundancy_run=red_res and red_res.run_key)
-    counts = dict(samples=n, outliers=num_out, redundant=num_red, kept=n - num_out - num_red)
+    counts = dict(samples=n, outliers=num_out, redundant=num_red, kept=n - num_out - num_red,
+                  skipped=num_skipped)
     runs.record_run(samples, key, STEP, [], params, counts, started, tags=[],
                     saved_views=list(names.values()))
     return FilterResults(
         num_samples=n, num_outliers=num_out, num_redundant=num_red,
-        num_kept=n - num_out - num_red, outliers=out_res, redundancy=red_res,
+        num_kept=n - num_out - num_red, num_skipped=num_skipped, outliers=out_res,
+        redundancy=red_res,
         views=names, class_counts=class_counts, run_key=key,
         seconds=time.time() - started,
     )

@@ -345,7 +345,8 @@ class LabelIssuesResults:
     Attributes (depending on the step): ``label_field``, ``multi_label``,
     ``classes``, ``num_samples``, ``num_labeled``, ``num_scored``, ``num_issues``,
     ``issue_ids`` (sample ids, worst first), ``skipped_classes`` (too few
-    samples: their samples are not scored), ``num_predicted``, ``fill_rate_before``,
+    samples: their samples are not scored), ``num_skipped`` (samples without an
+    embedding, e.g. unreadable images: neither scored nor predicted), ``num_predicted``, ``fill_rate_before``,
     ``fill_rate_after``, ``saved_view``, ``run_key``, ``seconds``, ``messages``
     """
 
@@ -387,6 +388,9 @@ def _validate_common(samples, embeddings_field, classifier, n_estimators, max_sa
     if samples.get_field(embeddings_field) is None:
         raise ValueError("No embeddings field %r: run winnow.compute_embeddings first"
                          % (embeddings_field,))
+    from .vectors import check_vector_field
+
+    check_vector_field(samples.get_field_schema(), embeddings_field)
     if isinstance(classifier, str):
         if classifier not in CLASSIFIERS:
             raise ValueError("classifier must be one of %s or a scikit-learn classifier; got %r"
@@ -414,13 +418,22 @@ def _load(samples, label_field, embeddings_field, multi_label):
     return ids, names, label_ids, vectors
 
 
-def _embedded_rows(vectors):
+def _embedded_rows(vectors, field):
+    """Rows with a vector (samples without one, e.g. unreadable images, are skipped)
+    and their ``(n, D)`` matrix; refuses vectors of mixed length or non-finite ones.
+    """
     keep = [i for i, v in enumerate(vectors) if v is not None]
     if not keep:
         return keep, None
-    X = np.stack([np.asarray(vectors[i], dtype=np.float32) for i in keep])
-    finite = np.isfinite(X).all(axis=1)
-    return [i for i, ok in zip(keep, finite) if ok], X[finite]
+    rows = [np.asarray(vectors[i], dtype=np.float32).ravel() for i in keep]
+    if len({len(r) for r in rows}) > 1:
+        raise ValueError("Field %r holds vectors of different lengths" % field)
+    X = np.stack(rows)
+    bad = ~np.isfinite(X).all(axis=1)
+    if bad.any():
+        raise ValueError("Field %r: %d embedding(s) contain NaN or infinite values (first at "
+                         "row %d)" % (field, int(bad.sum()), keep[int(np.flatnonzero(bad)[0])]))
+    return keep, X
 
 
 def _encode(names, rows, multi_label, min_class_samples, n_folds):
@@ -554,7 +567,7 @@ def find_label_issues(samples, label_field="ground_truth", embeddings_field="emb
     ids, names, label_ids, vectors = _load(samples, label_field, embeddings_field, multi_label)
     if not ids:
         raise ValueError("The view is empty")
-    rows, X = _embedded_rows(vectors)
+    rows, X = _embedded_rows(vectors, embeddings_field)
     labeled = [r for r, i in enumerate(rows) if names[i] is not None]
     sample_rows = [rows[r] for r in labeled]
     classes, skipped, kept, y = _encode(names, sample_rows, multi_label, min_class_samples,
@@ -622,14 +635,15 @@ def find_label_issues(samples, label_field="ground_truth", embeddings_field="emb
                   multilabel_score=multilabel_score, min_class_samples=min_class_samples,
                   multi_label=multi_label, seed=seed, tag=tag)
     counts = dict(samples=len(ids), labeled=len(sample_rows), scored=len(kept),
-                  issues=len(issue_ids), skipped_classes=dict(skipped), classes=len(classes))
+                  issues=len(issue_ids), skipped_classes=dict(skipped), classes=len(classes),
+                  skipped=len(ids) - len(rows))
     record_label_run(samples, key, STEP, [quality_field, suggestion_field], params, counts,
                      started, tags=[tag], label_tags={tag: [label_field]}, saved_views=saved)
     return LabelIssuesResults(
         step=STEP, label_field=label_field, multi_label=multi_label, classes=classes,
         num_samples=len(ids), num_labeled=len(sample_rows), num_scored=len(kept),
         num_issues=len(issue_ids), issue_ids=issue_ids, skipped_classes=dict(skipped),
-        saved_view=saved[0] if saved else None, run_key=key,
+        num_skipped=len(ids) - len(rows), saved_view=saved[0] if saved else None, run_key=key,
         seconds=time.time() - started, messages=messages)
 
 
@@ -666,7 +680,7 @@ def predict_labels(samples, label_field="ground_truth", embeddings_field="embedd
     ids, names, _, vectors = _load(samples, label_field, embeddings_field, multi_label)
     if not ids:
         raise ValueError("The view is empty")
-    rows, X = _embedded_rows(vectors)
+    rows, X = _embedded_rows(vectors, embeddings_field)
     train_rows = [i for i in rows if names[i] is not None]
     classes, skipped, kept, y = _encode(names, train_rows, multi_label, min_class_samples,
                                         n_estimators)
@@ -707,11 +721,13 @@ def predict_labels(samples, label_field="ground_truth", embeddings_field="embedd
                   classifier=classifier if isinstance(classifier, str) else repr(classifier),
                   n_estimators=int(n_estimators), max_samples=max_samples, seed=seed)
     counts = dict(samples=len(ids), labeled=num_labeled, unlabeled=len(ids) - num_labeled,
-                  predicted=num_new, fill_rate_before=before, fill_rate_after=after)
+                  predicted=num_new, fill_rate_before=before, fill_rate_after=after,
+                  skipped=len(ids) - len(rows))
     runs.record_run(samples, key, PREDICT_STEP, [prediction_field], params, counts, started)
     return LabelIssuesResults(
         step=PREDICT_STEP, label_field=label_field, multi_label=multi_label, classes=classes,
         num_samples=len(ids), num_labeled=num_labeled, num_predicted=num_new,
         num_unlabeled=len(ids) - num_labeled, fill_rate_before=before, fill_rate_after=after,
-        skipped_classes=dict(skipped), run_key=key, seconds=time.time() - started,
+        num_skipped=len(ids) - len(rows), skipped_classes=dict(skipped), run_key=key,
+        seconds=time.time() - started,
         messages=messages)

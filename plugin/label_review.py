@@ -76,6 +76,8 @@ def accept_suggestions(samples, suggestion_field="suggested_label", label_field=
         raise ValueError("tag must be a non-empty string; got %r" % (tag,))
     key = runs.run_key(STEP, history)
     runs.check_writable(samples, [history], STEP)
+    if len(samples) == 0:
+        raise ValueError("The view is empty: there are no suggestions to accept")
 
     doc_type = fo.Classifications if multi_label else fo.Classification
     _declare(samples, label_field, document_type=doc_type)

@@ -118,11 +118,20 @@ def select_outliers(X, fraction=None, count=None, labels=None, progress=None, **
     return scores, np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, int)
 
 
+def _check_count(count, n):
+    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) \
+            or not 0 <= count <= n:
+        raise ValueError("count must be an integer in [0, %d] (the samples with embeddings); "
+                         "got %r" % (n, count))
+    return int(count)
+
+
 class OutliersResults:
     """What :func:`find_outliers` did.
 
     Attributes:
-        num_samples, num_outliers: counts
+        num_samples, num_outliers: counts (``num_samples``: samples with an embedding)
+        num_skipped: samples of the view skipped for having no embedding
         outlier_ids: ids of the tagged samples
         threshold: the lowest tagged score
         score_field, tag, run_key, params, seconds
@@ -132,9 +141,13 @@ class OutliersResults:
         self.__dict__.update(kwargs)
 
     def __repr__(self):
-        return ("Outliers: %d of %d samples tagged %r (GLOSH >= %.3f, field %r) in %.1f s"
+        return ("Outliers: %d of %d samples tagged %r (GLOSH >= %.3f, field %r) in %.1f s%s"
                 % (self.num_outliers, self.num_samples, self.tag, self.threshold,
-                   self.score_field, self.seconds))
+                   self.score_field, self.seconds, _skipped_note(self.num_skipped)))
+
+
+def _skipped_note(num_skipped):
+    return ("; %d samples without an embedding skipped" % num_skipped) if num_skipped else ""
 
 
 def find_outliers(samples, fraction=0.05, embeddings_field="embedding",
@@ -146,7 +159,9 @@ def find_outliers(samples, fraction=0.05, embeddings_field="embedding",
     Every sample of ``samples`` gets its GLOSH score (see
     :func:`outlier_scores`; 0 = dense, 1 = isolated) in ``score_field``; the
     top ``ceil(fraction · N)`` get ``tag``. Results are written in one final
-    step and recorded as the run ``winnow_outliers_<score_field>``.
+    step and recorded as the run ``winnow_outliers_<score_field>``. Samples
+    without an embedding (unreadable images) are skipped: no score, no tag,
+    counted in ``num_skipped``; N counts the others.
 
     Args:
         samples: a dataset or view
@@ -173,9 +188,11 @@ def find_outliers(samples, fraction=0.05, embeddings_field="embedding",
     key = runs.run_key(STEP, score_field)
     runs.check_writable(samples, [score_field], STEP, overwrite=overwrite)
     vectors.check_tags_writable(samples, [tag], key, overwrite=overwrite)
-    ids, X, labels = vectors.load_vectors(samples, embeddings_field, per_class)
+    ids, X, labels, num_skipped = vectors.load_vectors(samples, embeddings_field, per_class)
     if len(ids) < 2:
         raise ValueError("Need at least 2 samples to find outliers; the view has %d" % len(ids))
+    if count is not None:
+        count = _check_count(count, len(ids))
 
     scores, chosen = select_outliers(
         X, fraction=fraction, count=count, labels=labels, progress=progress,
@@ -198,10 +215,11 @@ def find_outliers(samples, fraction=0.05, embeddings_field="embedding",
     params = dict(fraction=fraction, count=count, embeddings_field=embeddings_field,
                   n_components=n_components, reduce=reduce, per_class=per_class,
                   min_cluster_size=min_cluster_size, min_samples=min_samples)
-    counts = dict(samples=len(ids), outliers=len(outlier_ids))
+    counts = dict(samples=len(ids), outliers=len(outlier_ids), skipped=num_skipped)
     runs.record_run(samples, key, STEP, [score_field], params, counts, started, tags=[tag])
     return OutliersResults(
         num_samples=len(ids), num_outliers=len(outlier_ids), outlier_ids=outlier_ids,
+        num_skipped=num_skipped,
         threshold=float(scores[chosen].min()) if len(chosen) else float("nan"),
         score_field=score_field, tag=tag, run_key=key, params=params,
         seconds=time.time() - started,

@@ -300,7 +300,9 @@ class RedundancyResults:
     """What :func:`find_redundant` did.
 
     Attributes:
-        num_samples, num_redundant, num_clusters: counts
+        num_samples, num_redundant, num_clusters: counts (``num_samples``: samples
+            with an embedding)
+        num_skipped: samples of the view skipped for having no embedding
         redundant_ids: ids of the tagged samples
         representatives: ``{redundant id: kept id}``
         method: ``"exact"`` or ``"partitioned"``
@@ -312,9 +314,11 @@ class RedundancyResults:
 
     def __repr__(self):
         return ("Redundancy: %d of %d samples tagged %r in %d clusters (%s), linked in %r, "
-                "distances in %r, %.1f s"
+                "distances in %r, %.1f s%s"
                 % (self.num_redundant, self.num_samples, self.tag, self.num_clusters,
-                   self.method, self.representative_field, self.distance_field, self.seconds))
+                   self.method, self.representative_field, self.distance_field, self.seconds,
+                   ("; %d samples without an embedding skipped" % self.num_skipped)
+                   if self.num_skipped else ""))
 
 
 def find_redundant(samples, fraction=0.05, embeddings_field="embedding", tag="redundant",
@@ -331,6 +335,8 @@ def find_redundant(samples, fraction=0.05, embeddings_field="embedding", tag="re
     member nearest the centre is kept; every other member gets ``tag``, the id
     of the kept member in ``representative_field`` and the cosine distance to
     it in ``distance_field``. See :func:`redundancy_clusters` for the method.
+    Samples without an embedding (unreadable images) are skipped and counted
+    in ``num_skipped``; N counts the others.
 
     Args:
         samples: a dataset or view
@@ -363,7 +369,13 @@ def find_redundant(samples, fraction=0.05, embeddings_field="embedding", tag="re
     key = runs.run_key(STEP, representative_field)
     runs.check_writable(samples, fields, STEP, overwrite=overwrite)
     vectors.check_tags_writable(samples, [tag], key, overwrite=overwrite)
-    ids, X, labels = vectors.load_vectors(samples, embeddings_field, per_class)
+    ids, X, labels, num_skipped = vectors.load_vectors(samples, embeddings_field, per_class)
+    if isinstance(count, dict):
+        pass  # per-class counts are checked against each class's size
+    elif count is not None and (isinstance(count, bool) or not isinstance(
+            count, (int, np.integer)) or not 0 <= count < len(ids)):
+        raise ValueError("count must be an integer in [0, %d) (the samples with embeddings; "
+                         "one must be kept); got %r" % (len(ids), count))
 
     res = select_redundant(
         X, count=count, fraction=fraction, labels=labels, max_distance=max_distance,
@@ -394,11 +406,11 @@ def find_redundant(samples, fraction=0.05, embeddings_field="embedding", tag="re
                   memory_budget=memory_budget, partition_size=partition_size)
     num_clusters = int(len(np.unique(res["cluster"])))
     counts = dict(samples=len(ids), redundant=len(redundant), clusters=num_clusters,
-                  partitions=res["num_partitions"])
+                  partitions=res["num_partitions"], skipped=num_skipped)
     runs.record_run(samples, key, STEP, fields, params, counts, started, tags=[tag])
     return RedundancyResults(
         num_samples=len(ids), num_redundant=len(redundant), num_clusters=num_clusters,
-        redundant_ids=list(links), representatives=links, method=res["method"],
+        num_skipped=num_skipped, redundant_ids=list(links), representatives=links, method=res["method"],
         tag=tag, representative_field=representative_field, distance_field=distance_field,
         run_key=key, params=params, seconds=time.time() - started,
     )

@@ -528,7 +528,8 @@ class RepresentativesResults:
     """What :func:`find_representatives` did.
 
     Attributes:
-        num_samples: samples clustered
+        num_samples: samples clustered (those with an embedding)
+        num_skipped: samples of the view skipped for having no embedding
         num_clusters: clusters in all (= representatives)
         ks: ``{class: k}`` with ``per_class``, else ``{None: k}``
         k_scores: with ``k="auto"``, ``{class: {k: score}}`` (class None without
@@ -560,7 +561,9 @@ class RepresentativesResults:
         return ("Representatives: %d clusters of %d samples, %s, %s metric, loss %.4g; "
                 "medoids tagged %r, clusters in %r, saved view %r, %.1f s"
                 % (self.num_clusters, self.num_samples, how, self.metric, self.loss,
-                   self.tag, self.cluster_field, self.saved_view, self.seconds))
+                   self.tag, self.cluster_field, self.saved_view, self.seconds)
+                + ("; %d samples without an embedding skipped" % self.num_skipped
+                   if self.num_skipped else ""))
 
 
 def saved_view_name(cluster_field="cluster"):
@@ -583,7 +586,9 @@ def find_representatives(samples, k=10, embeddings_field="embedding", cluster_fi
     size, and a medoid's rank is its cluster's number within its class (0: the
     largest cluster). The saved view :func:`saved_view_name` holds the medoids
     sorted by cluster: one image per cluster in the App. A re-run with the same
-    ``cluster_field`` replaces the previous result (fields, tag, view).
+    ``cluster_field`` replaces the previous result (fields, tag, view). Samples
+    without an embedding (unreadable images) are skipped and counted in
+    ``num_skipped``.
 
     Args:
         samples: a dataset or view
@@ -635,8 +640,10 @@ def find_representatives(samples, k=10, embeddings_field="embedding", cluster_fi
     runs.check_writable(samples, fields, STEP, overwrite=overwrite)
     _check_tag_and_view(samples, tag, view_name, key, overwrite)
 
-    ids, X = _load_embeddings(samples, embeddings_field)
-    groups = _groups(samples, per_class, len(ids))
+    ids, X, num_skipped = _load_embeddings(samples, embeddings_field)
+    # Samples without an embedding (unreadable images) are skipped, and reported.
+    embedded = samples.exists(embeddings_field) if num_skipped else samples
+    groups = _groups(embedded, per_class, len(ids))
     ks = {label: _group_k(k, len(idx), label, per_class) for label, idx in groups}
 
     # Compute everything, then write once.
@@ -697,11 +704,11 @@ def find_representatives(samples, k=10, embeddings_field="embedding", cluster_fi
                   memory_budget=int(memory_budget),
                   ks={str(lab): int(v) for lab, v in ks.items()},
                   methods={str(lab): m for lab, m in methods.items()})
-    counts = dict(samples=n, clusters=len(medoid_ids), loss=loss)
+    counts = dict(samples=n, clusters=len(medoid_ids), loss=loss, skipped=num_skipped)
     runs.record_run(samples, key, STEP, fields, params, counts, started, tags=[tag],
                     saved_views=[view_name])
     return RepresentativesResults(
-        num_samples=n, num_clusters=len(medoid_ids), ks=ks, k_scores=k_scores, loss=loss,
+        num_samples=n, num_clusters=len(medoid_ids), num_skipped=num_skipped, ks=ks, k_scores=k_scores, loss=loss,
         methods=methods, medoid_ids=medoid_ids, cluster_sizes=sizes, per_class=per_class,
         metric=metric, cluster_field=cluster_field, distance_field=distance_field,
         rank_field=rank_field, tag=tag, saved_view=view_name, run_key=key,
@@ -728,25 +735,26 @@ def _check_tag_and_view(samples, tag, view_name, key, overwrite):
 
 
 def _load_embeddings(samples, field):
-    if not isinstance(field, str) or not field:
-        raise ValueError("embeddings_field must be a field name; got %r" % (field,))
-    if field not in samples.get_field_schema():
-        raise ValueError("The collection has no field %r; compute embeddings first "
-                         "(winnow.compute_embeddings)" % field)
+    """``(ids, X, num_skipped)`` of the samples that have a vector in ``field``."""
+    from .vectors import check_vector_field
+
+    check_vector_field(samples.get_field_schema(), field)
     ids, vecs = samples.values(["id", field])
     if not ids:
         raise ValueError("The view is empty: there are no samples to cluster")
-    missing = sum(v is None for v in vecs)
-    if missing:
-        raise ValueError("%d of %d samples have no %r (e.g. unreadable images); cluster "
-                         "samples.exists(%r) instead" % (missing, len(ids), field, field))
+    keep = [i for i, v in enumerate(vecs) if v is not None]
+    if not keep:
+        raise ValueError("No sample of the view has a %r vector; compute embeddings first "
+                         "(winnow.compute_embeddings)" % field)
+    num_skipped = len(ids) - len(keep)
+    ids, vecs = [ids[i] for i in keep], [vecs[i] for i in keep]
     try:
         X = np.asarray(vecs, dtype=np.float32)
     except ValueError:
         raise ValueError("The vectors in %r have different lengths" % field)
     if X.ndim != 2:
         raise ValueError("The vectors in %r have different lengths" % field)
-    return ids, _check_X(X)
+    return ids, _check_X(X), num_skipped
 
 
 def _groups(samples, per_class, n):

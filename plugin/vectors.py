@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 import fiftyone.core.fields as fof
+import fiftyone.core.labels as fol
 
 REDUCTIONS = ("pca", "umap", None)
 
@@ -130,23 +131,39 @@ def class_quotas(labels, total):
     return dict(zip(classes.tolist(), quotas.tolist()))
 
 
+VECTOR_FIELDS = (fof.VectorField, fof.ArrayField, fof.ListField)
+
+
+def check_vector_field(schema, field):
+    """Raises ValueError unless ``field`` is a field of vectors in ``schema``."""
+    if not isinstance(field, str) or not field:
+        raise ValueError("embeddings_field must be a field name; got %r" % (field,))
+    if field not in schema:
+        raise ValueError("The collection has no field %r; compute embeddings first "
+                         "(winnow.compute_embeddings)" % field)
+    if not isinstance(schema[field], VECTOR_FIELDS):
+        raise ValueError("Field %r is not a vector field (it is a %s); pass the field of "
+                         "embeddings written by winnow.compute_embeddings"
+                         % (field, type(schema[field]).__name__))
+
+
 def load_vectors(samples, embeddings_field, per_class=None):
     """Reads embeddings (and labels) from a collection, refusing bad input.
 
+    Samples without a vector (e.g. unreadable images, see
+    ``<embeddings_field>_error``) are skipped: they are not among the N rows.
+
     Returns:
-        ``(ids, X, labels)``: N sample ids, an ``(N, D)`` float32 array, and an
-        ``(N,)`` array of label strings (None without ``per_class``)
+        ``(ids, X, labels, num_skipped)``: N sample ids, an ``(N, D)`` float32
+        array, an ``(N,)`` array of label strings (None without ``per_class``),
+        and the number of samples skipped for having no vector
 
     Raises:
-        ValueError: empty view, missing field, missing or non-finite vectors,
-            missing labels
+        ValueError: empty view, missing or non-vector field, no vector at all,
+            vectors of different lengths or non-finite, missing labels
     """
-    if not isinstance(embeddings_field, str) or not embeddings_field:
-        raise ValueError("embeddings_field must be a field name; got %r" % (embeddings_field,))
     schema = samples.get_field_schema()
-    if embeddings_field not in schema:
-        raise ValueError("The collection has no field %r; compute embeddings first "
-                         "(winnow.compute_embeddings)" % embeddings_field)
+    check_vector_field(schema, embeddings_field)
     label_path = None
     if per_class is not None:
         label_path = _label_path(samples, schema, per_class)
@@ -155,14 +172,15 @@ def load_vectors(samples, embeddings_field, per_class=None):
         raise ValueError("The view is empty: there is nothing to filter")
     fields = ["id", embeddings_field] + ([label_path] if label_path else [])
     values = samples.values(fields)
+    # Unembedded samples (their image could not be read) are skipped, not fatal.
+    keep = [i for i, v in enumerate(values[1]) if v is not None]
+    if not keep:
+        raise ValueError("No sample of the view has a %r vector; compute embeddings first "
+                         "(winnow.compute_embeddings)" % embeddings_field)
+    num_skipped = n - len(keep)
+    if num_skipped:
+        values = [[column[i] for i in keep] for column in values]
     ids, vectors = values[0], values[1]
-    missing = [i for i, v in enumerate(vectors) if v is None]
-    if missing:
-        raise ValueError(
-            "%d of %d samples have no %r (e.g. sample %s); embed them or filter the view "
-            "with .exists(%r)" % (len(missing), n, embeddings_field, ids[missing[0]],
-                                  embeddings_field)
-        )
     try:
         X = np.asarray(np.stack([np.asarray(v, dtype=np.float32).ravel() for v in vectors]))
     except ValueError:
@@ -179,7 +197,7 @@ def load_vectors(samples, embeddings_field, per_class=None):
             raise ValueError("%d samples have no label in %r (e.g. sample %s)"
                              % (len(none), per_class, ids[none[0]]))
         labels = labels.astype(str)
-    return list(ids), X, labels
+    return list(ids), X, labels, num_skipped
 
 
 def _label_path(samples, schema, per_class):
@@ -188,10 +206,18 @@ def _label_path(samples, schema, per_class):
     root = per_class.split(".")[0]
     if root not in schema:
         raise ValueError("The collection has no field %r (per_class)" % per_class)
+    if "." in per_class:
+        return per_class  # an explicit path, e.g. "ground_truth.label"
     field = schema[root]
-    if isinstance(field, fof.EmbeddedDocumentField) and "." not in per_class:
-        # fo.Classification and alike: the class is the label's `label`.
+    if (isinstance(field, fof.EmbeddedDocumentField)
+            and issubclass(field.document_type, fol.Classification)):
+        # The class is the label's `label`.
         return per_class + ".label"
+    if not isinstance(field, (fof.StringField, fof.IntField, fof.BooleanField)):
+        raise ValueError("per_class must be a Classification or string field; %r is a %s"
+                         % (per_class, getattr(field, "document_type", None).__name__
+                            if isinstance(field, fof.EmbeddedDocumentField)
+                            else type(field).__name__))
     return per_class
 
 
