@@ -410,7 +410,8 @@ def find_redundant(samples, fraction=0.05, embeddings_field="embedding", tag="re
     runs.record_run(samples, key, STEP, fields, params, counts, started, tags=[tag])
     return RedundancyResults(
         num_samples=len(ids), num_redundant=len(redundant), num_clusters=num_clusters,
-        num_skipped=num_skipped, redundant_ids=list(links), representatives=links, method=res["method"],
+        num_skipped=num_skipped, redundant_ids=list(links), representatives=links,
+        method=res["method"],
         tag=tag, representative_field=representative_field, distance_field=distance_field,
         run_key=key, params=params, seconds=time.time() - started,
     )
