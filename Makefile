@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export FIFTYONE_DO_NOT_TRACK := true
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench bench-scale clean
 
 setup:
 	./scripts/setup.sh
@@ -21,6 +21,10 @@ bench: setup
 	$(PY) benchmarks/filtering.py
 	$(PY) benchmarks/representatives.py
 	$(PY) benchmarks/label_issues.py
+
+# Hours on 2 cores (1 M embeddings per step): run on a quiet machine.
+bench-scale: setup
+	$(PY) benchmarks/scale.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
