@@ -1,5 +1,6 @@
 """One call, one report: every Winnow step with good defaults."""
 
+import inspect
 import time
 
 from . import models
@@ -72,12 +73,15 @@ def curate(samples, label_field=None, embeddings_field="embedding", model=models
         raise ValueError("The view is empty: there is nothing to curate")
     if label_field is not None and label_field not in samples.get_field_schema():
         raise ValueError("Label field %r does not exist" % label_field)
-    multi_label = _validate(samples, label_field, outliers, redundant, k, per_class, n)
+    filled = (embeddings_field in samples.get_field_schema()
+              and len(samples.exists(embeddings_field)) > 0)
+    # Reused embeddings: the steps will see only the embedded samples.
+    embedded = samples.exists(embeddings_field) if filled and not recompute_embeddings \
+        else samples
+    multi_label = _validate(embedded, label_field, outliers, redundant, k, per_class)
 
     steps = {}
     rows = []
-    filled = (embeddings_field in samples.get_field_schema()
-              and len(samples.exists(embeddings_field)) > 0)
     if recompute_embeddings or not filled:
         res = compute_embeddings(samples, model=model, embeddings_field=embeddings_field,
                                  progress=progress)
@@ -125,17 +129,33 @@ def curate(samples, label_field=None, embeddings_field="embedding", model=models
     return CurateResults(samples._root_dataset.name, n, steps, rows, time.time() - started)
 
 
-def _validate(samples, label_field, outliers, redundant, k, per_class, n):
+def _validate(samples, label_field, outliers, redundant, k, per_class):
     """Checks every step's parameters before the first step writes anything.
+
+    Args:
+        samples: the samples the steps will use (the embedded ones when the
+            embeddings are reused)
 
     Returns:
         whether ``label_field`` is multi-label (None without one)
     """
     from . import filtering, label_issues, representatives, vectors
 
+    n = len(samples)
     multi_label = None
     if label_field is not None:
         multi_label = label_issues._label_kind(samples, label_field)
+        # The label step needs 2 classes with enough samples (its defaults): say so now,
+        # not after the filter and representatives have written their results.
+        defaults = inspect.signature(label_issues.find_label_issues).parameters
+        floor = max(defaults["min_class_samples"].default, defaults["n_estimators"].default)
+        path = label_field + (".classifications.label" if multi_label else ".label")
+        usable = sum(count >= floor for label, count in samples.count_values(path).items()
+                     if label is not None)
+        if usable < 2:
+            raise ValueError("Need at least 2 classes with >= %d labeled, embedded samples in "
+                             "%r for the label-issue step; found %d"
+                             % (floor, label_field, usable))
     out_frac = filtering._share(outliers, "outliers")
     red_frac = filtering._share(redundant, "redundant")
     if out_frac + red_frac >= 1.0:
