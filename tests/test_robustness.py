@@ -117,6 +117,31 @@ def test_image_steps_record_a_reason_per_unreadable_file(mixed, step, result_fie
     assert counts["failed"] == len(BAD) and counts["samples"] == len(ds)
 
 
+def test_a_view_of_only_unreadable_files(mixed):
+    ds, _ = mixed
+    bad = ds.match(fo.ViewField("name").is_in(BAD))
+    kw = dict(progress=False, num_workers=0)
+    res = winnow.compute_embeddings(bad, embeddings_field="only_bad", **kw)
+    assert res.num_embedded == 0 and res.num_failed == len(BAD) and res.dim is None
+    res = winnow.compute_cam(bad, heatmap_field="only_bad_cam", prediction_field=None,
+                             boxes_field=None, **kw)
+    assert res.num_mapped == 0 and res.num_failed == len(BAD)
+    res = winnow.tag_with_pretrained(bad, tags_field="only_bad_tags", **kw)
+    assert res.num_tagged == 0 and res.num_failed == len(BAD)
+    for field in ("only_bad_error", "only_bad_cam_error", "only_bad_tags_error"):
+        assert all(bad.values(field)), field
+    # Nothing to work on is one clear error, not a crash.
+    with pytest.raises(ValueError, match="tags in 'only_bad_tags'"):
+        winnow.extract_topics(bad, tags_field="only_bad_tags", topic_field="only_bad_topic")
+    for fn in (winnow.find_outliers, winnow.find_redundant, winnow.filter_dataset,
+               winnow.find_representatives):
+        with pytest.raises(ValueError, match="No sample of the view has a 'only_bad' vector"):
+            fn(bad, embeddings_field="only_bad", progress=False)
+    for fn in (winnow.find_label_issues, winnow.predict_labels):
+        with pytest.raises(ValueError, match="Need at least 2 classes"):
+            fn(bad, embeddings_field="only_bad", progress=False)
+
+
 def test_image_steps_read_awkward_files_correctly(mixed):
     ds, _ = mixed
     emb = _by_name(ds, "embedding")
