@@ -287,8 +287,8 @@ def params_ds(mixed):
 
 
 def _snapshot(ds):
-    return (sorted(ds.get_field_schema()), ds.count_sample_tags(), ds.list_saved_views(),
-            [r["key"] for r in winnow.list_runs(ds)])
+    return (sorted(ds.get_field_schema()), ds.count_sample_tags(), ds.count_label_tags(),
+            ds.list_saved_views(), [r["key"] for r in winnow.list_runs(ds)])
 
 
 W = dict(progress=False)  # the image steps also get num_workers=0 (no model runs anyway)
