@@ -29,7 +29,8 @@ Steps: the array-level engine calls with the defaults the dataset-level
 Each (step, N) runs in a fresh process; its peak memory is that process's
 ``ru_maxrss`` (every numpy/BLAS/C allocation counts, the embeddings
 themselves included: N × 1280 float32 is 0.5 GB at 100 k and 5.1 GB at 1 M;
-the "data GB" column is the RSS once they are built, before the step).
+the "data GB" column is the RSS once they are built, before the step; the
+step's imports, ``winnow`` with FiftyOne and torch, add ~0.8 GB to every peak).
 A step past ``--timeout`` seconds is killed and reported as "timeout"; one
 whose RSS passes ``--max-rss-gb`` (default 60 % of the machine's memory) is
 killed and reported as "killed > X GB" (a guard for shared machines; a FAIL of
