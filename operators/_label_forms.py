@@ -48,7 +48,7 @@ def model_inputs(inputs):
         dropdown.add_choice(value, label=label)
     inputs.enum("classifier", dropdown.values(), default="bagging-mlp", required=True,
                 label="Classifier", view=dropdown)
-    inputs.int("n_estimators", default=5, min=2, required=True, label="Estimators",
+    inputs.int("n_estimators", default=10, min=2, required=True, label="Estimators",
                description="Bagged members (= folds); every sample is scored only by "
                            "members that never trained on it")
     inputs.float("max_samples", default=0.75, min=0.05, max=1.0, required=True,

@@ -65,7 +65,7 @@ class FindLabelIssues(foo.Operator):
             label_field=p.get("label_field", "ground_truth"),
             embeddings_field=p.get("embeddings_field", "embedding"),
             classifier=p.get("classifier", "bagging-mlp"),
-            n_estimators=int(p.get("n_estimators", 5)),
+            n_estimators=int(p.get("n_estimators", 10)),
             max_samples=float(p.get("max_samples", 0.75)),
             filter_by=p.get("filter_by", "prune_by_noise_rate"),
             tag=p.get("tag", "label_issue"),
@@ -78,7 +78,7 @@ class FindLabelIssues(foo.Operator):
             yield ctx.ops.set_view(name=results.saved_view)
 
     def __call__(self, samples, label_field="ground_truth", embeddings_field="embedding",
-                 classifier="bagging-mlp", n_estimators=5, max_samples=0.75,
+                 classifier="bagging-mlp", n_estimators=10, max_samples=0.75,
                  filter_by="prune_by_noise_rate", tag="label_issue",
                  quality_field="label_quality", suggestion_field="suggested_label",
                  overwrite=False, delegate=False):

