@@ -613,27 +613,30 @@ def find_label_issues(samples, label_field="ground_truth", embeddings_field="emb
     issue_rows.sort(key=lambda r: quality[r])
     issue_ids = [ids[kept[r]] for r in issue_rows]
 
-    _declare(samples, quality_field, ftype=fof.FloatField)
-    _declare(samples, suggestion_field,
-             document_type=fo.Classifications if multi_label else fo.Classification)
-    samples.set_values(quality_field, dict(zip(ids, quality_values)), key_field="id")
-    samples.set_values(suggestion_field, dict(zip(ids, suggestions)), key_field="id")
-    # A re-run replaces its own tags within the processed samples.
-    samples.untag_samples(tag)
-    samples.untag_labels(tag, label_fields=[label_field])
-    if issue_ids:
-        samples.select(issue_ids).tag_samples(tag)
-    if flagged_label_ids:
-        samples.select_labels(ids=flagged_label_ids, fields=[label_field]).tag_labels(
-            tag, label_fields=[label_field])
-    saved = []
-    if save_view:
-        name = _saved_view_name(label_field, tag)
-        view = samples.match_tags(tag).sort_by(quality_field)
-        samples._root_dataset.save_view(
-            name, view, description="Winnow: samples whose %r label looks wrong, worst first"
-            % label_field, overwrite=True)
-        saved.append(name)
+    view_name = _saved_view_name(label_field, tag) if save_view else None
+    saved = [view_name] if save_view else []
+    # Marked "writing" until recorded: a crash or cancel leaves nothing half-written.
+    with runs.writing(samples, key, STEP, [quality_field, suggestion_field], tags=[tag],
+                      config_cls=LabelRunConfig, label_tags={tag: [label_field]},
+                      saved_views=saved):
+        _declare(samples, quality_field, ftype=fof.FloatField)
+        _declare(samples, suggestion_field,
+                 document_type=fo.Classifications if multi_label else fo.Classification)
+        samples.set_values(quality_field, dict(zip(ids, quality_values)), key_field="id")
+        samples.set_values(suggestion_field, dict(zip(ids, suggestions)), key_field="id")
+        # A re-run replaces its own tags within the processed samples.
+        samples.untag_samples(tag)
+        samples.untag_labels(tag, label_fields=[label_field])
+        if issue_ids:
+            samples.select(issue_ids).tag_samples(tag)
+        if flagged_label_ids:
+            samples.select_labels(ids=flagged_label_ids, fields=[label_field]).tag_labels(
+                tag, label_fields=[label_field])
+        if save_view:
+            view = samples.match_tags(tag).sort_by(quality_field)
+            samples._root_dataset.save_view(
+                view_name, view, description="Winnow: samples whose %r label looks wrong, worst "
+                "first" % label_field, overwrite=True)
 
     params = dict(label_field=label_field, embeddings_field=embeddings_field,
                   classifier=classifier if isinstance(classifier, str) else repr(classifier),
@@ -716,9 +719,10 @@ def predict_labels(samples, label_field="ground_truth", embeddings_field="embedd
 
     num_labeled = sum(n is not None for n in names)
     num_new = sum(filled(predictions[i]) for i in targets)
-    _declare(samples, prediction_field,
-             document_type=fo.Classifications if multi_label else fo.Classification)
-    samples.set_values(prediction_field, dict(zip(ids, predictions)), key_field="id")
+    with runs.writing(samples, key, PREDICT_STEP, [prediction_field]):
+        _declare(samples, prediction_field,
+                 document_type=fo.Classifications if multi_label else fo.Classification)
+        samples.set_values(prediction_field, dict(zip(ids, predictions)), key_field="id")
 
     before = num_labeled / len(ids)
     after = (num_labeled + num_new) / len(ids)

@@ -203,14 +203,16 @@ def find_outliers(samples, fraction=0.05, embeddings_field="embedding",
 
     # One final write: a re-run first takes back its own tag.
     dataset = samples._root_dataset
-    runs.begin_write(samples, key, STEP, [score_field], tags=[tag])
-    dataset.untag_samples(tag)
-    if score_field in dataset.get_field_schema():  # a re-run replaces the whole result
-        dataset.clear_sample_field(score_field)
-    vectors.declare_field(samples, score_field, fof.FloatField)
-    samples.set_values(score_field, dict(zip(ids, scores.tolist())), key_field="id")
-    if outlier_ids:
-        dataset.select(outlier_ids).tag_samples(tag)
+    # Scores are relative to the scored population, so a re-run (even on a view)
+    # replaces the whole previous result rather than mixing two populations.
+    with runs.writing(samples, key, STEP, [score_field], tags=[tag]):
+        dataset.untag_samples(tag)
+        if score_field in dataset.get_field_schema():
+            dataset.clear_sample_field(score_field)
+        vectors.declare_field(samples, score_field, fof.FloatField)
+        samples.set_values(score_field, dict(zip(ids, scores.tolist())), key_field="id")
+        if outlier_ids:
+            dataset.select(outlier_ids).tag_samples(tag)
 
     params = dict(fraction=fraction, count=count, embeddings_field=embeddings_field,
                   n_components=n_components, reduce=reduce, per_class=per_class,

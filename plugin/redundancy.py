@@ -388,17 +388,18 @@ def find_redundant(samples, fraction=0.05, embeddings_field="embedding", tag="re
 
     # One final write; a re-run first takes back its own tag.
     dataset = samples._root_dataset
-    runs.begin_write(samples, key, STEP, fields, tags=[tag])
-    dataset.untag_samples(tag)
-    for f in fields:  # a re-run replaces the whole previous result
-        if f in dataset.get_field_schema():
-            dataset.clear_sample_field(f)
-    vectors.declare_field(samples, representative_field, fof.StringField)
-    vectors.declare_field(samples, distance_field, fof.FloatField)
-    samples.set_values(representative_field, {i: links.get(i) for i in ids}, key_field="id")
-    samples.set_values(distance_field, {i: distances.get(i) for i in ids}, key_field="id")
-    if len(redundant):
-        dataset.select(list(links)).tag_samples(tag)
+    with runs.writing(samples, key, STEP, fields, tags=[tag]):
+        dataset.untag_samples(tag)
+        for f in fields:  # a re-run replaces the whole previous result
+            if f in dataset.get_field_schema():
+                dataset.clear_sample_field(f)
+        vectors.declare_field(samples, representative_field, fof.StringField)
+        vectors.declare_field(samples, distance_field, fof.FloatField)
+        samples.set_values(representative_field, {i: links.get(i) for i in ids},
+                           key_field="id")
+        samples.set_values(distance_field, {i: distances.get(i) for i in ids}, key_field="id")
+        if len(redundant):
+            dataset.select(list(links)).tag_samples(tag)
 
     params = dict(fraction=fraction, count=count, max_distance=max_distance,
                   embeddings_field=embeddings_field, per_class=per_class,

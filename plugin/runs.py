@@ -92,25 +92,28 @@ def versions():
     return out
 
 
-def begin_write(samples, key, method, fields, tags=None):
+def begin_write(samples, key, method, fields, tags=None, config_cls=None, **extra):
     """Marks the run ``key`` as writing, just before a step's bulk write.
 
     If the process dies mid-write, the record stays ``"writing"`` and the next run
     of any step on this dataset removes that run's fields and tags
-    (:func:`cleanup_incomplete`), so no half-written result survives.
+    (:func:`cleanup_incomplete`), so no half-written result survives. A step whose
+    run class cleans up more (label tags, saved views) passes its ``config_cls``
+    and those ``extra`` attributes.
     """
-    config = WinnowRunConfig(method=method, fields=fields, tags=tags, status="writing",
-                             writer=_writer_id(), write_started=time.time())
+    config_cls = config_cls or WinnowRunConfig
+    config = config_cls(method=method, fields=fields, tags=tags, status="writing",
+                        writer=_writer_id(), write_started=time.time(), **extra)
     samples.register_run(key, config, overwrite=True, cleanup=False)
 
 
 @contextlib.contextmanager
-def writing(samples, key, method, fields, tags=None):
+def writing(samples, key, method, fields, tags=None, config_cls=None, **extra):
     """Wraps a step's final bulk write: marks the run as writing (:func:`begin_write`)
     and, if the write fails or is interrupted in this process, removes what it wrote.
     Follow it with :func:`record_run`.
     """
-    begin_write(samples, key, method, fields, tags=tags)
+    begin_write(samples, key, method, fields, tags=tags, config_cls=config_cls, **extra)
     try:
         yield
     except BaseException:

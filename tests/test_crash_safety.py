@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 import fiftyone as fo
 
 import winnow
@@ -12,6 +14,8 @@ import winnow
 # handlers) right after the first of its bulk writes.
 CHILD = r"""
 import os, sys
+import pytest
+
 import fiftyone as fo
 import fiftyone.core.collections as foc
 import winnow
@@ -68,3 +72,51 @@ def test_failed_write_in_process_removes_its_fields(make_dataset, photos, monkey
     schema = ds.get_field_schema()
     assert "embedding" not in schema and "embedding_error" not in schema
     assert winnow.list_runs(ds) == []
+
+
+STEPS_OVER_EMBEDDINGS = {
+    # step: (call, fields it writes, tag it writes)
+    "outliers": (lambda ds: winnow.find_outliers(ds, progress=False), ["outlier_score"],
+                 "outlier"),
+    "redundancy": (lambda ds: winnow.find_redundant(ds, progress=False),
+                   ["redundant_of", "redundancy_distance"], "redundant"),
+    "representatives": (lambda ds: winnow.find_representatives(ds, k=4, progress=False),
+                        ["cluster", "medoid_distance", "medoid_rank"], "representative"),
+    "label_issues": (lambda ds: winnow.find_label_issues(ds, progress=False),
+                     ["label_quality", "suggested_label"], "label_issue"),
+    "predict_labels": (lambda ds: winnow.predict_labels(ds, progress=False),
+                       ["predicted_label"], None),
+}
+
+
+@pytest.mark.parametrize("step", sorted(STEPS_OVER_EMBEDDINGS))
+def test_cancel_mid_write_leaves_no_result_of_any_step(step, demo_embedded, monkeypatch):
+    import fiftyone.core.collections as foc
+
+    call, fields, tag = STEPS_OVER_EMBEDDINGS[step]
+    ds = demo_embedded.clone()
+    try:
+        before_views = ds.list_saved_views()
+        real = foc.SampleCollection.set_values
+        calls = []
+
+        def cancel_after_first(self, *args, **kwargs):
+            calls.append(1)
+            if len(calls) == 2 or len(fields) == 1:
+                real(self, *args, **kwargs)  # something is half-written ...
+                raise KeyboardInterrupt  # ... when the user cancels
+            return real(self, *args, **kwargs)
+
+        monkeypatch.setattr(foc.SampleCollection, "set_values", cancel_after_first)
+        with pytest.raises(KeyboardInterrupt):
+            call(ds)
+        monkeypatch.undo()
+
+        schema = ds.get_field_schema()
+        assert not [f for f in fields if f in schema]
+        assert tag is None or tag not in ds.count_sample_tags()
+        assert tag is None or tag not in ds.count_label_tags()
+        assert ds.list_saved_views() == before_views
+        assert [r["method"] for r in winnow.list_runs(ds)] in ([], ["embeddings"])
+    finally:
+        ds.delete()
