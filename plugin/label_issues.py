@@ -80,18 +80,14 @@ def make_classifier(classifier="bagging-mlp", multi_label=False, seed=0, hidden=
     if not isinstance(classifier, str):
         return clone(classifier)
     if classifier in ("bagging-mlp", "mlp"):
-        from sklearn.neural_network import MLPClassifier
+        from .mlp import TorchMLPClassifier
 
-        n_train = n_train or 10 ** 6
-        # Early stopping keeps a network from memorising wrong labels, but needs a
-        # validation split worth the name; small sets train a fixed budget of steps
-        # in small batches instead.
-        early = n_train >= 2000
-        batch = int(np.clip(n_train // 30, 16, 256))
-        return MLPClassifier(hidden_layer_sizes=(hidden,), alpha=1e-3, batch_size=batch,
-                             learning_rate_init=1e-3, early_stopping=early,
-                             validation_fraction=0.1, n_iter_no_change=4,
-                             max_iter=60 if early else 100, random_state=seed)
+        # Early stopping (on 10 % of the member's own training rows) keeps a network
+        # from memorising wrong labels, but needs a validation split worth the name;
+        # sets under 2 000 rows train a fixed budget of epochs in small batches instead.
+        return TorchMLPClassifier(hidden=hidden, alpha=1e-3, learning_rate=1e-3,
+                                  early_stopping="auto", validation_fraction=0.1,
+                                  n_iter_no_change=4, random_state=seed)
     if classifier == "logistic":
         from sklearn.linear_model import LogisticRegression
 
