@@ -73,8 +73,12 @@ def prepare_features(X, max_dim=256, seed=0):
 
 def make_classifier(classifier="bagging-mlp", multi_label=False, seed=0, hidden=128,
                     n_train=None):
-    """A fresh scikit-learn classifier for ``"bagging-mlp"``/``"mlp"``/``"logistic"``
-    (one member), or a clone of a given estimator."""
+    """A fresh classifier for one member: ``"bagging-mlp"``/``"mlp"`` give a
+    :class:`~.mlp.TorchMLPClassifier` (one hidden ReLU layer of ``hidden`` units,
+    torch, scikit-learn interface), ``"logistic"`` scikit-learn's
+    ``LogisticRegression``; a scikit-learn estimator is cloned. ``n_train`` is
+    accepted for callers; the MLP picks its batch and early stopping from the
+    rows it is fitted on."""
     from sklearn.base import clone
 
     if not isinstance(classifier, str):
@@ -85,7 +89,9 @@ def make_classifier(classifier="bagging-mlp", multi_label=False, seed=0, hidden=
         # Early stopping (on 10 % of the member's own training rows) keeps a network
         # from memorising wrong labels, but needs a validation split worth the name;
         # sets under 2 000 rows train a fixed budget of epochs in small batches instead.
-        return TorchMLPClassifier(hidden=hidden, alpha=1e-3, learning_rate=1e-3,
+        # alpha 1e-2 (sklearn's scaling: alpha / batch per step) edged out 1e-3 by
+        # 0-0.4 F1 points on 10k Fashion-MNIST at 10/30 % noise over 3 seeds.
+        return TorchMLPClassifier(hidden=hidden, alpha=1e-2, learning_rate=1e-3,
                                   early_stopping="auto", validation_fraction=0.1,
                                   n_iter_no_change=4, random_state=seed)
     if classifier == "logistic":
