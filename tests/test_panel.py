@@ -269,3 +269,38 @@ def test_compute_map_button_stores_a_map(make_dataset, demo_embedded):
         assert kept["name"] == "kept" and len(kept["ids"]) == len(ds)
     finally:
         ds.delete()
+
+
+def test_panel_payload_stays_bounded_at_50000_samples(demo_embedded, make_dataset):
+    # 50 000 samples: the demo's real embeddings, jittered (no image is read by the panel).
+    import numpy as np
+
+    # The first 128 dimensions keep the set-up fast; the panel reads only the stored map.
+    base = np.stack(demo_embedded.exists("embedding").values("embedding"))[:, :128]
+    rng = np.random.default_rng(0)
+    n = 50_000
+    X = base[rng.integers(0, len(base), n)] + rng.normal(0, 0.01, (n, base.shape[1]))
+    ds = make_dataset()
+    ds.add_samples([fo.Sample(filepath="/nonexistent/%05d.png" % i) for i in range(n)],
+                   progress=False)
+    ds.set_values("embedding", list(X.astype(np.float32)))
+    ids = ds.values("id")
+    ds.select([ids[i] for i in rng.choice(n, 500, replace=False)]).tag_samples("outlier")
+    ds.set_values("outlier_score", rng.random(n).tolist())
+    embedding_map.compute_map(ds, "embedding")
+
+    ctx, ops = call(ds, "on_load")
+    state = ctx.panel_state
+    data = {}
+    for params in ops["patch_panel_data"]:
+        data.update(params["data"])
+    shown = sum(len(t["ids"]) for t in data["map"] if "ids" in t)
+    assert shown == embedding_map.DEFAULT_MAX_POINTS < n
+    assert state["map"]["sampled"] is True and state["map"]["total"] == n
+    assert "random sample of 2,000 of 50,000 points" in output_text(ops)
+    # Aggregates cover every sample; the whole payload stays small.
+    assert {f["tag"]: f["count"] for f in state["findings"]}["outlier"] == 500
+    (bars,) = data["hist_outlier_score"]
+    assert sum(bars["y"]) == n and len(bars["y"]) <= 100
+    payload = len(json.dumps(data)) + len(json.dumps(state)) + len(output_text(ops))
+    assert payload < 2_000_000
