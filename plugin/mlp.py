@@ -5,7 +5,8 @@ of Winnow's bagged ensemble (:mod:`label_issues`). Same model (one hidden ReLU
 layer, Adam, L2 penalty ``alpha``, early stopping on a held-out split of its own
 training rows), but whole minibatches run as a few large tensor operations instead
 of scikit-learn's Python loop over small batches, and large training sets use
-larger batches. 10 members on 45 000 rows take seconds instead of minutes.
+larger batches. 10 members on 60 000 Fashion-MNIST samples train in ~20 s instead of
+3-4 min.
 
 Single-label: softmax + cross-entropy. Multi-label (``y`` an ``(N, K)`` 0/1
 indicator array): one sigmoid + binary cross-entropy per class, and
