@@ -23,7 +23,7 @@ Steps: the array-level engine calls with the defaults the dataset-level
 - representatives: ``representatives.kmedoids(X, 10)`` (``method="auto"``:
   alternate + eager swap on the N×N matrix up to 16 384 rows, CLARA beyond;
   ``find_representatives``'s default k=10);
-- label_issues: ``prepare_features`` → ``fit_out_of_sample`` (5 bagged MLPs) →
+- label_issues: ``prepare_features`` → ``fit_out_of_sample`` (its default bagged MLPs) →
   ``find_issues`` (cleanlab), as ``find_label_issues`` runs them.
 
 Each (step, N) runs in a fresh process; its peak memory is that process's
@@ -164,11 +164,12 @@ def run_step(step, X, y):
         from winnow.plugin import label_issues
 
         Xf = label_issues.prepare_features(X, seed=0)
-        fitted = label_issues.fit_out_of_sample(Xf, y, n_estimators=5, max_samples=0.75,
-                                                seed=0, n_classes=int(y.max()) + 1)
+        # find_label_issues' defaults (10 members on 75 % each).
+        fitted = label_issues.fit_out_of_sample(Xf, y, seed=0, n_classes=int(y.max()) + 1)
         issues, quality, _ = label_issues.find_issues(y, fitted["probs"])
         assert len(quality) == len(X)
-        return "5 bagged MLPs + cleanlab, %d flagged" % int(issues.sum())
+        return "%d bagged MLPs + cleanlab, %d flagged" % (len(fitted["trained_on"]),
+                                                          int(issues.sum()))
     raise ValueError("unknown step %r" % step)
 
 
