@@ -194,8 +194,10 @@ def load_vectors(samples, embeddings_field, per_class=None):
         labels = np.asarray(values[2], dtype=object)
         none = [i for i, v in enumerate(labels) if v is None]
         if none:
-            raise ValueError("%d samples have no label in %r (e.g. sample %s)"
-                             % (len(none), per_class, ids[none[0]]))
+            raise ValueError("%d samples have no label in %r (e.g. sample %s): per-class "
+                             "quotas need a class for every sample; run on the labeled ones "
+                             "(samples.exists(%r)) or without per_class"
+                             % (len(none), per_class, ids[none[0]], per_class.split(".")[0]))
         labels = labels.astype(str)
     return list(ids), X, labels, num_skipped
 
