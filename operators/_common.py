@@ -4,6 +4,7 @@ import queue
 import threading
 
 import fiftyone as fo
+import fiftyone.operators as foo
 
 # Models offered in forms; any torchvision classification model works from Python.
 MODEL_CHOICES = [
@@ -60,3 +61,17 @@ def summarize(ctx, message):
     if not ctx.delegated:
         yield ctx.ops.reload_dataset()
         yield ctx.ops.notify(message, variant="success")
+
+
+def operator_config(name, label, description, generator=True):
+    """The config every Winnow operator shares: dynamic form, immediate or delegated
+    execution, and (for steps that report progress) run as a generator."""
+    return foo.OperatorConfig(
+        name=name,
+        label=label,
+        description=description,
+        dynamic=True,
+        execute_as_generator=generator,
+        allow_immediate_execution=True,
+        allow_delegated_execution=True,
+    )

@@ -3,21 +3,17 @@
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
+from ._common import operator_config
 from ._label_forms import field_chooser, label_fields
 
 
 class AcceptSuggestions(foo.Operator):
     @property
     def config(self):
-        return foo.OperatorConfig(
-            name="accept_suggestions",
-            label="Winnow: accept suggested labels",
-            description="Write suggested labels into the label field for the chosen samples "
-                        "(undoable)",
-            dynamic=True,
-            allow_immediate_execution=True,
-            allow_delegated_execution=True,
-        )
+        return operator_config(
+            "accept_suggestions", "Winnow: accept suggested labels",
+            "Write suggested labels into the label field for the chosen samples (undoable)",
+            generator=False)
 
     def resolve_input(self, ctx):
         inputs = types.Object()

@@ -3,7 +3,7 @@
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ._common import MODEL_CHOICES, run_engine, summarize
+from ._common import MODEL_CHOICES, run_engine, summarize, operator_config
 
 METHODS = [("cam", "CAM (one forward pass)"), ("gradcam", "Grad-CAM (any model, any layer)")]
 BOX_MODES = [("largest", "Largest region"), ("all", "Every region")]
@@ -12,16 +12,9 @@ BOX_MODES = [("largest", "Largest region"), ("all", "Every region")]
 class ComputeCam(foo.Operator):
     @property
     def config(self):
-        return foo.OperatorConfig(
-            name="compute_cam",
-            label="Winnow: class activation maps",
-            description="Heatmap of the pixels behind a class, the prediction, and boxes "
-                        "from the heatmap",
-            dynamic=True,
-            execute_as_generator=True,
-            allow_immediate_execution=True,
-            allow_delegated_execution=True,
-        )
+        return operator_config(
+            "compute_cam", "Winnow: class activation maps",
+            "Heatmap of the pixels behind a class, the prediction, and boxes from the heatmap")
 
     def resolve_input(self, ctx):
         inputs = types.Object()

@@ -3,7 +3,7 @@
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ._common import MODEL_CHOICES, run_engine, summarize
+from ._common import MODEL_CHOICES, run_engine, summarize, operator_config
 
 VISUALIZATIONS = ["none", "pca", "umap", "tsne"]
 
@@ -11,15 +11,9 @@ VISUALIZATIONS = ["none", "pca", "umap", "tsne"]
 class ComputeEmbeddings(foo.Operator):
     @property
     def config(self):
-        return foo.OperatorConfig(
-            name="compute_embeddings",
-            label="Winnow: compute embeddings",
-            description="Embed every image with a pretrained network (any layer)",
-            dynamic=True,
-            execute_as_generator=True,
-            allow_immediate_execution=True,
-            allow_delegated_execution=True,
-        )
+        return operator_config(
+            "compute_embeddings", "Winnow: compute embeddings",
+            "Embed every image with a pretrained network (any layer)")
 
     def resolve_input(self, ctx):
         inputs = types.Object()

@@ -3,21 +3,15 @@
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ._common import run_engine, summarize
+from ._common import run_engine, summarize, operator_config
 
 
 class ExtractTopics(foo.Operator):
     @property
     def config(self):
-        return foo.OperatorConfig(
-            name="extract_topics",
-            label="Winnow: topics of pretrained tags",
-            description="Group images by co-occurring tags (NMF over the image × tag matrix)",
-            dynamic=True,
-            execute_as_generator=True,
-            allow_immediate_execution=True,
-            allow_delegated_execution=True,
-        )
+        return operator_config(
+            "extract_topics", "Winnow: topics of pretrained tags",
+            "Group images by co-occurring tags (NMF over the image × tag matrix)")
 
     def resolve_input(self, ctx):
         import fiftyone as fo

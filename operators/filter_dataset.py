@@ -4,22 +4,16 @@ import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
 from . import _filter_form as form
-from ._common import run_engine, summarize
+from ._common import run_engine, summarize, operator_config
 
 
 class FilterDataset(foo.Operator):
     @property
     def config(self):
-        return foo.OperatorConfig(
-            name="filter_dataset",
-            label="Winnow: filter the dataset",
-            description="Tag outliers, then redundant images, and save the views kept / "
-                        "outliers / redundant (nothing is deleted)",
-            dynamic=True,
-            execute_as_generator=True,
-            allow_immediate_execution=True,
-            allow_delegated_execution=True,
-        )
+        return operator_config(
+            "filter_dataset", "Winnow: filter the dataset",
+            "Tag outliers, then redundant images, and save the views kept / outliers / "
+            "redundant (nothing is deleted)")
 
     def resolve_input(self, ctx):
         inputs = types.Object()

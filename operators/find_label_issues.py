@@ -3,7 +3,7 @@
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ._common import run_engine, summarize
+from ._common import run_engine, summarize, operator_config
 from ._label_forms import field_chooser, label_fields, model_inputs, vector_fields
 
 FILTER_CHOICES = [
@@ -20,15 +20,9 @@ FILTER_CHOICES = [
 class FindLabelIssues(foo.Operator):
     @property
     def config(self):
-        return foo.OperatorConfig(
-            name="find_label_issues",
-            label="Winnow: find label issues",
-            description="Flag likely wrong labels (bagged MLPs on embeddings + cleanlab)",
-            dynamic=True,
-            execute_as_generator=True,
-            allow_immediate_execution=True,
-            allow_delegated_execution=True,
-        )
+        return operator_config(
+            "find_label_issues", "Winnow: find label issues",
+            "Flag likely wrong labels (bagged MLPs on embeddings + cleanlab)")
 
     def resolve_input(self, ctx):
         inputs = types.Object()

@@ -4,21 +4,15 @@ import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
 from . import _filter_form as form
-from ._common import run_engine, summarize
+from ._common import run_engine, summarize, operator_config
 
 
 class FindOutliers(foo.Operator):
     @property
     def config(self):
-        return foo.OperatorConfig(
-            name="find_outliers",
-            label="Winnow: find outliers",
-            description="Tag the images least like the rest (HDBSCAN / GLOSH on embeddings)",
-            dynamic=True,
-            execute_as_generator=True,
-            allow_immediate_execution=True,
-            allow_delegated_execution=True,
-        )
+        return operator_config(
+            "find_outliers", "Winnow: find outliers",
+            "Tag the images least like the rest (HDBSCAN / GLOSH on embeddings)")
 
     def resolve_input(self, ctx):
         inputs = types.Object()

@@ -4,22 +4,16 @@ import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
 from . import _filter_form as form
-from ._common import run_engine, summarize
+from ._common import run_engine, summarize, operator_config
 
 
 class FindRedundant(foo.Operator):
     @property
     def config(self):
-        return foo.OperatorConfig(
-            name="find_redundant",
-            label="Winnow: find redundant images",
-            description="Tag near-copies in meaning and link each to the image kept "
-                        "(agglomerative clustering, cosine)",
-            dynamic=True,
-            execute_as_generator=True,
-            allow_immediate_execution=True,
-            allow_delegated_execution=True,
-        )
+        return operator_config(
+            "find_redundant", "Winnow: find redundant images",
+            "Tag near-copies in meaning and link each to the image kept (agglomerative "
+            "clustering, cosine)")
 
     def resolve_input(self, ctx):
         inputs = types.Object()

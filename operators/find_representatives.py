@@ -4,7 +4,7 @@ import fiftyone.core.fields as fof
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ._common import run_engine, summarize
+from ._common import run_engine, summarize, operator_config
 
 K_MODES = [("number", "Number of clusters"), ("auto", "Auto (silhouette)"),
            ("percent", "% of samples")]
@@ -18,15 +18,9 @@ BACKENDS = [("auto", "Auto: alternate + eager swap; sampling when the matrix won
 class FindRepresentatives(foo.Operator):
     @property
     def config(self):
-        return foo.OperatorConfig(
-            name="find_representatives",
-            label="Winnow: find representatives (k-medoids)",
-            description="Cluster with k-medoids and tag one real image per cluster",
-            dynamic=True,
-            execute_as_generator=True,
-            allow_immediate_execution=True,
-            allow_delegated_execution=True,
-        )
+        return operator_config(
+            "find_representatives", "Winnow: find representatives (k-medoids)",
+            "Cluster with k-medoids and tag one real image per cluster")
 
     def resolve_input(self, ctx):
         inputs = types.Object()

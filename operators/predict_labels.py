@@ -3,22 +3,16 @@
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ._common import run_engine, summarize
+from ._common import run_engine, summarize, operator_config
 from ._label_forms import field_chooser, label_fields, model_inputs, vector_fields
 
 
 class PredictLabels(foo.Operator):
     @property
     def config(self):
-        return foo.OperatorConfig(
-            name="predict_labels",
-            label="Winnow: predict missing labels",
-            description="Label the unlabeled samples from the labeled ones (bagged MLPs)",
-            dynamic=True,
-            execute_as_generator=True,
-            allow_immediate_execution=True,
-            allow_delegated_execution=True,
-        )
+        return operator_config(
+            "predict_labels", "Winnow: predict missing labels",
+            "Label the unlabeled samples from the labeled ones (bagged MLPs)")
 
     def resolve_input(self, ctx):
         inputs = types.Object()

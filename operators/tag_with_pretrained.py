@@ -3,21 +3,15 @@
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ._common import MODEL_CHOICES, run_engine, summarize
+from ._common import MODEL_CHOICES, run_engine, summarize, operator_config
 
 
 class TagWithPretrained(foo.Operator):
     @property
     def config(self):
-        return foo.OperatorConfig(
-            name="tag_with_pretrained",
-            label="Winnow: tag with a pretrained network",
-            description="The top-k ImageNet classes of every image, with confidences",
-            dynamic=True,
-            execute_as_generator=True,
-            allow_immediate_execution=True,
-            allow_delegated_execution=True,
-        )
+        return operator_config(
+            "tag_with_pretrained", "Winnow: tag with a pretrained network",
+            "The top-k ImageNet classes of every image, with confidences")
 
     def resolve_input(self, ctx):
         inputs = types.Object()
