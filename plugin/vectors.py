@@ -40,7 +40,7 @@ def check_array(X, min_samples=2):
         raise ValueError("Embeddings have no dimensions")
     if not np.issubdtype(X.dtype, np.number):
         raise ValueError("Embeddings must be numeric; got dtype %s" % X.dtype)
-    bad = ~np.isfinite(X).all(axis=1)
+    bad = nonfinite_rows(X)
     if bad.any():
         raise ValueError(
             "%d embedding(s) contain NaN or infinite values (first at row %d)"
@@ -49,12 +49,33 @@ def check_array(X, min_samples=2):
     return X
 
 
-def l2_normalize(X, dtype=np.float32):
-    """Rows scaled to unit length (zero rows stay zero): cosine geometry."""
-    X = np.asarray(X, dtype=dtype)
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return X / norms
+CHUNK = 16384  # rows per block: chunked passes never copy a whole (N, D) array
+
+
+def nonfinite_rows(X, chunk=CHUNK):
+    """An ``(N,)`` bool array: rows of ``X`` with a NaN or infinite value (chunked)."""
+    bad = np.zeros(len(X), dtype=bool)
+    if np.issubdtype(X.dtype, np.integer):
+        return bad
+    for a in range(0, len(X), chunk):
+        bad[a:a + chunk] = ~np.isfinite(X[a:a + chunk]).all(axis=1)
+    return bad
+
+
+def l2_normalize(X, dtype=np.float32, chunk=CHUNK):
+    """Rows scaled to unit length (zero rows stay zero): cosine geometry.
+
+    Block by block into one new ``dtype`` array, so a float64 or large input is
+    never copied twice.
+    """
+    X = np.asarray(X)
+    out = np.empty(X.shape, dtype=dtype)
+    for a in range(0, len(X), chunk):
+        block = np.asarray(X[a:a + chunk], dtype=dtype)
+        norms = np.linalg.norm(block, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        np.divide(block, norms, out=out[a:a + chunk])
+    return out
 
 
 def check_reduction(n_components, reduce):
@@ -72,36 +93,57 @@ def check_reduction(n_components, reduce):
             raise ValueError("reduce='umap' needs the umap-learn package; use reduce='pca'")
 
 
-def reduce_dimensions(X, n_components=None, reduce="pca", random_state=0):
+PCA_FIT_ROWS = 50000  # PCA is fitted on at most this many rows (a seeded sample)
+
+
+def reduce_dimensions(X, n_components=None, reduce="pca", random_state=0,
+                      fit_rows=PCA_FIT_ROWS):
     """L2-normalises, then reduces to ``min(n_components, N, D)`` dimensions.
+
+    PCA is fitted on the normalised rows (all of them up to ``fit_rows``, else a
+    seeded random sample of ``fit_rows``: 50 000 rows pin the top components of
+    a 1 280-d embedding well) and applied block by block, so memory stays
+    O(fit_rows · D + N · d): the normalised (N, D) copy is never built.
 
     Args:
         X: an ``(N, D)`` array
         n_components (None): the target dimension (the thesis's N_reduce);
             None keeps all ``D``
         reduce ("pca"): ``"pca"``, ``"umap"`` (needs ``umap-learn``) or None
+        random_state (0): seed of the randomized PCA and of the fit sample
+        fit_rows (50 000): rows PCA is fitted on
 
     Returns:
         an ``(N, d)`` float32 array of unit rows, ``d = min(n_components, N, D)``
     """
     check_reduction(n_components, reduce)
-    X = l2_normalize(X)
+    X = np.asarray(X)
     n, d = X.shape
-    if n_components is None or reduce is None:
-        return X
+    if n_components is None or reduce is None or int(min(n_components, n, d)) >= d:
+        return l2_normalize(X)
     k = int(min(n_components, n, d))
-    if k >= d:
-        return X
-    if reduce == "pca":
-        from sklearn.decomposition import PCA
-
-        solver = "randomized" if k < 0.8 * min(n, d) else "full"
-        Z = PCA(n_components=k, svd_solver=solver, random_state=random_state).fit_transform(X)
-    else:
+    if reduce == "umap":
         import umap
 
         Z = umap.UMAP(n_components=k, metric="cosine",
-                      random_state=random_state).fit_transform(X)
+                      random_state=random_state).fit_transform(l2_normalize(X))
+        return l2_normalize(Z)
+    from sklearn.decomposition import PCA
+
+    rows = np.arange(n)
+    if n > fit_rows:
+        rows = np.sort(np.random.default_rng(random_state).choice(n, fit_rows, replace=False))
+    m = len(rows)
+    solver = "randomized" if k < 0.8 * min(m, d) else "full"
+    pca = PCA(n_components=k, svd_solver=solver, random_state=random_state)
+    pca.fit(l2_normalize(X[rows] if m < n else X))
+    mean = pca.mean_.astype(np.float32)
+    components = pca.components_.T.astype(np.float32)
+    Z = np.empty((n, k), dtype=np.float32)
+    for a in range(0, n, CHUNK):
+        block = l2_normalize(X[a:a + CHUNK])
+        block -= mean
+        np.matmul(block, components, out=Z[a:a + CHUNK])
     return l2_normalize(Z)
 
 

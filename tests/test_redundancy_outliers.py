@@ -52,6 +52,48 @@ def test_outliers_exact_count_and_photos_rank_top(demo):
     assert "outlier" not in demo.count_sample_tags()
 
 
+def _photo_ranks(ds, scores):
+    photo = np.array(["photo" in t for t in ds.values("tags")])
+    ranks = np.argsort(np.argsort(-np.asarray(scores), kind="stable"), kind="stable")
+    return sorted(ranks[photo].tolist()), int(photo.sum())
+
+
+def test_sampled_scores_are_hdbscans_approximate_predict_scores(demo_embedded):
+    import hdbscan
+    import hdbscan.prediction
+    from winnow.plugin import outliers, vectors
+
+    Z = vectors.reduce_dimensions(np.array(demo_embedded.values("embedding")), 32)
+    Z = Z.astype(np.float64)
+    fitted, new = Z[:200], Z[200:]
+    clusterer = hdbscan.HDBSCAN(min_cluster_size=10, min_samples=5, prediction_data=True,
+                                allow_single_cluster=True).fit(fitted)
+    expected = hdbscan.prediction.approximate_predict_scores(clusterer, new)
+    got = outliers.approximate_scores(clusterer, fitted, new)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    assert expected.std() > 0.05  # a real spread of scores, not all ties
+
+
+def test_sampled_method_still_ranks_the_photos_top(demo_embedded):
+    # HDBSCAN fitted on half the rows; the other half scored against its tree.
+    X = np.array(demo_embedded.values("embedding"))
+    exact = winnow.outlier_scores(X, method="exact")
+    sampled = winnow.outlier_scores(X, method="sampled", sample_size=len(X) // 2)
+    assert not np.allclose(exact, sampled)  # it did take the other path
+    ranks, num_photos = _photo_ranks(demo_embedded, sampled)
+    # Fitted on 153 rows, every photo is still among the 5 % tagged by default.
+    assert num_photos == 6 and max(ranks) < math.ceil(0.05 * len(X))
+    # auto: exact up to sample_size rows, sampled beyond.
+    np.testing.assert_array_equal(winnow.outlier_scores(X), exact)
+    np.testing.assert_array_equal(
+        winnow.outlier_scores(X, sample_size=len(X) // 2), sampled)
+    with pytest.raises(ValueError, match="method must be one of"):
+        winnow.outlier_scores(X, method="fast")
+    with pytest.raises(ValueError, match="sample_size"):
+        winnow.outlier_scores(X, method="sampled", sample_size=1)
+
+
 def test_outliers_rerun_replaces_and_refuses_foreign_tag(demo):
     winnow.find_outliers(demo, fraction=0.1, progress=False)
     winnow.find_outliers(demo, fraction=0.02, progress=False)  # own tag: replaced
