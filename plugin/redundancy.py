@@ -13,6 +13,10 @@ trees are cut at one common height, chosen so that the total number of merges
 is the one asked for. Because average linkage never merges below a merge it
 already made, this equals the exact result whenever no cluster straddles two
 partitions below that height; memory is O(partition_size²), never N×N.
+The partitions are found on a 64-d PCA of the embeddings (k-means only needs
+the coarse geometry); each partition is clustered, and keepers are chosen, on
+its full-dimensional unit rows, normalised one partition at a time, so the
+(N, D) input is never copied whole.
 """
 
 import math
@@ -28,6 +32,7 @@ from . import runs, vectors
 STEP = "redundancy"
 DEFAULT_BUDGET = 1 << 30  # bytes for the exact method's distance matrices
 METHODS = ("auto", "exact", "partitioned")
+PARTITION_COMPONENTS = 64  # PCA dimension the partitioning k-means runs in
 
 
 def max_exact_size(memory_budget=DEFAULT_BUDGET):
@@ -94,29 +99,44 @@ class RedundancyTree:
         if method not in METHODS:
             raise ValueError("method must be one of %s; got %r" % (list(METHODS), method))
         n = len(X)
-        self.Z = vectors.reduce_dimensions(X, n_components=n_components, reduce=reduce,
-                                           random_state=random_state)
+        self.n = n
         limit = max_exact_size(memory_budget)
         if method == "exact" and n > limit:
             raise ValueError("The exact method needs ~%.1f GB for N=%d (budget %.1f GB); use "
                              "method='partitioned' or raise memory_budget"
                              % (8.0 * n * n / 1e9, n, memory_budget / 1e9))
         exact = method == "exact" or (method == "auto" and n <= limit)
+        reduced = n_components is not None and reduce is not None
+        # Unit rows to cluster: a reduced copy (small), all rows when exact (N fits
+        # the budget), else none: partitions normalise their own rows of X.
+        self.X = X
+        self.Z = (vectors.reduce_dimensions(X, n_components=n_components, reduce=reduce,
+                                            random_state=random_state)
+                  if reduced or exact else None)
         if exact:
             self.parts = [np.arange(n)]
         else:
             size = int(max(2, min(partition_size, limit)))
-            self.parts = _partition(self.Z, np.arange(n), size, random_state)
+            P = self.Z if reduced else vectors.reduce_dimensions(
+                X, n_components=PARTITION_COMPONENTS, reduce="pca", random_state=random_state)
+            self.parts = _partition(P, np.arange(n), size, random_state)
+            del P
         self.method = "exact" if exact else "partitioned"
         self.trees = []
         with fou.ProgressBar(total=len(self.parts), progress=progress) as pb:
             for idx in self.parts:
-                self.trees.append(_average_linkage(self.Z[idx]) if len(idx) > 1
+                self.trees.append(_average_linkage(self.rows(idx)) if len(idx) > 1
                                   else np.zeros((0, 4)))
                 pb.update()
 
+    def rows(self, idx):
+        """The unit rows (float32) that were clustered, for row indices ``idx``."""
+        if self.Z is not None:
+            return self.Z[idx]
+        return vectors.l2_normalize(self.X[idx])
+
     def __len__(self):
-        return len(self.Z)
+        return self.n
 
     def cut(self, n_clusters=None, max_distance=None):
         """Cuts the trees into ``n_clusters`` clusters or at ``max_distance``.
@@ -124,7 +144,7 @@ class RedundancyTree:
         Returns:
             the dict of :func:`redundancy_clusters`
         """
-        n = len(self.Z)
+        n = self.n
         _check_cut(n, n_clusters, max_distance)
         merges = _merges_per_tree(self.trees, n, n_clusters, max_distance)
         cluster = np.empty(n, dtype=np.int64)
@@ -133,7 +153,7 @@ class RedundancyTree:
             local = _cut(tree, len(idx), m)
             cluster[idx] = local + offset
             offset += local.max() + 1
-        rep, dist = _representatives(self.Z, cluster)
+        rep, dist = _representatives(self.rows, cluster)
         return dict(cluster=cluster, representative=rep, distance=dist,
                     redundant=rep != np.arange(n), method=self.method,
                     num_partitions=len(self.parts))
@@ -221,24 +241,49 @@ def _cut(tree, n, m):
     return np.unique(roots, return_inverse=True)[1].astype(np.int64)
 
 
-def _representatives(Z, cluster):
-    """Per cluster, the member nearest the centre; everyone's cosine distance to it."""
-    n = len(Z)
-    Z = np.asarray(Z, dtype=np.float64)
-    k = int(cluster.max()) + 1
-    centres = np.zeros((k, Z.shape[1]))
-    np.add.at(centres, cluster, Z)
-    closeness = np.einsum("ij,ij->i", Z, centres[cluster])
-    # Best member first within each cluster; ties to the lowest row (deterministic).
-    order = np.lexsort((np.arange(n), -closeness, cluster))
-    first = np.ones(n, dtype=bool)
-    first[1:] = cluster[order][1:] != cluster[order][:-1]
-    keeper = np.empty(k, dtype=np.int64)
-    keeper[cluster[order][first]] = order[first]
-    rep = keeper[cluster]
-    dist = 1.0 - np.einsum("ij,ij->i", Z, Z[rep])
-    dist[rep == np.arange(n)] = 0.0
-    return rep, np.clip(dist, 0.0, 2.0)
+def _representatives(rows, cluster, block=32768):
+    """Per cluster, the member nearest the centre; everyone's cosine distance to it.
+
+    Args:
+        rows: a function giving the unit rows ``(len(idx), d)`` of row indices ``idx``
+        cluster: an ``(N,)`` int array of cluster ids ``0..k-1``
+
+    Returns:
+        ``(representative (N,) int, distance (N,) float64)``; a cluster of one
+        keeps its member at distance 0. Ties go to the lowest row.
+    """
+    n = len(cluster)
+    rep = np.arange(n)
+    dist = np.zeros(n)
+    sizes = np.bincount(cluster)
+    # Only clusters with more than one member need work; walk them in blocks of
+    # whole clusters (sorted by cluster, then row) so memory stays O(block · d).
+    members = np.flatnonzero(sizes[cluster] > 1)
+    members = members[np.argsort(cluster[members], kind="stable")]
+    ids = cluster[members]
+    start = 0
+    while start < len(members):
+        stop = min(len(members), start + block)
+        if stop < len(members):  # end the block at a cluster boundary
+            stop = start + int(np.searchsorted(ids[start:], ids[stop - 1], side="left"))
+            if stop == start:  # one cluster larger than the block
+                stop = start + int(np.searchsorted(ids[start:], ids[start], side="right"))
+        idx, cid = members[start:stop], ids[start:stop]
+        Z = np.asarray(rows(idx), dtype=np.float64)
+        first = np.flatnonzero(np.r_[True, cid[1:] != cid[:-1]])
+        centres = np.add.reduceat(Z, first, axis=0)
+        local = np.repeat(np.arange(len(first)), np.diff(np.r_[first, len(cid)]))
+        closeness = np.einsum("ij,ij->i", Z, centres[local])
+        # Best member first within each cluster; ties to the lowest row.
+        order = np.lexsort((idx, -closeness, local))
+        best = order[np.flatnonzero(np.r_[True, local[order][1:] != local[order][:-1]])]
+        keeper = best[local]  # position (in this block) of each row's keeper
+        rep[idx] = idx[keeper]
+        d = 1.0 - np.einsum("ij,ij->i", Z, Z[keeper])
+        d[keeper == np.arange(len(idx))] = 0.0
+        dist[idx] = np.clip(d, 0.0, 2.0)
+        start = stop
+    return rep, dist
 
 
 def select_redundant(X, count=None, fraction=None, labels=None, max_distance=None,
