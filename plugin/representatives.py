@@ -46,7 +46,7 @@ import fiftyone.core.fields as fof
 import fiftyone.core.labels as fol
 import fiftyone.core.utils as fou
 
-from . import runs
+from . import runs, vectors
 
 STEP = "representatives"
 METRICS = ("cosine", "euclidean")
@@ -121,7 +121,9 @@ def kmedoids(X, k, metric="cosine", method="auto", seed=0,
     if method == "fasterpam":
         _import_fasterpam()
     rng = np.random.default_rng(seed)
-    Xp = _prepare(X, metric)
+    # Past the matrix budget N is large: rows are prepared block by block on use
+    # instead of copying the whole (N, D) input.
+    Xp = _prepare(X, metric) if fits else _PreparedRows(X, metric)
 
     if k == n:
         medoids, ran = np.arange(n), "trivial"
@@ -284,7 +286,7 @@ def _check_X(X):
         raise ValueError("Embeddings are empty: shape %s" % (X.shape,))
     if not np.issubdtype(X.dtype, np.number):
         raise ValueError("Embeddings must be numeric; got dtype %s" % X.dtype)
-    bad = ~np.isfinite(X).all(axis=1)
+    bad = vectors.nonfinite_rows(X)
     if bad.any():
         raise ValueError("%d embedding(s) contain NaN or infinite values (first at row %d)"
                          % (int(bad.sum()), int(np.flatnonzero(bad)[0])))
@@ -429,23 +431,49 @@ def _assign(Xp, medoids, metric, chunk=32768):
     return labels, dist
 
 
+class _PreparedRows:
+    """``_prepare(X)`` computed on access, row block by row block (never whole)."""
+
+    def __init__(self, X, metric):
+        self.X, self.metric = X, metric
+        self.shape = (len(X), X.shape[1])
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, idx):
+        return _prepare(self.X[idx], self.metric)
+
+
 def _one_medoid(Xc, metric, max_candidates=2000, chunk=4096):
-    """Index (into Xc) of the point with the least sum of distances to all of Xc."""
+    """Index (into Xc) of the point with the least sum of distances to all of Xc.
+
+    ``Xc``: prepared rows, an array or :class:`_PreparedRows` (read in blocks).
+    """
     n = len(Xc)
+    block = 65536
     if metric == "cosine":
         # sum_o (1 - x·o) = n - x·S: the medoid maximizes x·S (exact, O(n·D)).
-        S = Xc.sum(axis=0, dtype=np.float64)
-        return int(np.argmax(Xc.astype(np.float64, copy=False) @ S))
+        S = np.zeros(Xc.shape[1])
+        for a in range(0, n, block):
+            S += Xc[a:a + block].sum(axis=0, dtype=np.float64)
+        score = np.concatenate([Xc[a:a + block].astype(np.float64, copy=False) @ S
+                                for a in range(0, n, block)])
+        return int(np.argmax(score))
     if n <= 1:
         return 0
     cand = np.arange(n)
     if n > 2 * max_candidates:
         # The medoid lies near the mean: score the members nearest to it.
-        d = np.linalg.norm(Xc - Xc.mean(axis=0), axis=1)
+        mean = sum(Xc[a:a + block].sum(axis=0, dtype=np.float64)
+                   for a in range(0, n, block)) / n
+        d = np.concatenate([np.linalg.norm(Xc[a:a + block] - mean, axis=1)
+                            for a in range(0, n, block)])
         cand = np.argpartition(d, max_candidates)[:max_candidates]
+    C = Xc[cand]
     cost = np.zeros(len(cand))
     for a in range(0, n, chunk):
-        cost += pairwise_distances(Xc[cand], Xc[a:a + chunk], metric=metric,
+        cost += pairwise_distances(C, Xc[a:a + chunk], metric=metric,
                                    prepared=True).sum(axis=1, dtype=np.float64)
     return int(cand[np.argmin(cost)])
 
@@ -663,7 +691,8 @@ def find_representatives(samples, k=10, embeddings_field="embedding", cluster_fi
                     X[idx], k_range, metric=metric, criterion=criterion, seed=seed,
                     memory_budget=memory_budget, callback=lambda: pb.update(1))
                 ks[label] = kg
-            fit = kmedoids(X[idx], kg, metric=metric, method=backend, seed=seed,
+            Xg = X if len(idx) == len(X) else X[idx]  # one group: no copy
+            fit = kmedoids(Xg, kg, metric=metric, method=backend, seed=seed,
                            memory_budget=memory_budget)
             pb.update(1)
             labels[idx] = fit.labels + offset
