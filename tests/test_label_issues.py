@@ -60,6 +60,27 @@ def test_no_sample_is_scored_by_a_model_that_trained_on_it(max_samples):
         assert out["counts"].mean() > 2
 
 
+def test_max_rows_caps_every_member_and_keeps_scoring_out_of_sample():
+    rng = np.random.default_rng(0)
+    n = 2000
+    X = np.c_[np.arange(n), rng.normal(size=(n, 3))]
+    y = rng.integers(0, 4, n)
+    RecordingClassifier.log = []
+    out = li.fit_out_of_sample(X, y, classifier=RecordingClassifier(), n_estimators=5,
+                               max_samples=0.75, n_classes=4, max_rows=300)
+    fits = {m: seen for kind, m, seen in RecordingClassifier.log if kind == "fit"}
+    for model, indices in [(m, s) for kind, m, s in RecordingClassifier.log
+                           if kind == "predict"]:
+        assert not (indices & fits[model])
+    # ~300 rows each (stratified rounding: +-1 per class), so each sample is scored
+    # by most members instead of by ~1.7 of them without the cap.
+    assert all(abs(len(t) - 300) <= 4 for t in out["trained_on"])
+    assert out["counts"].min() >= 1 and out["counts"].mean() > 4
+    uncapped = li.fit_out_of_sample(X, y, classifier=RecordingClassifier(), n_estimators=5,
+                                    max_samples=0.75, n_classes=4, max_rows=None)
+    assert all(len(t) > 1400 for t in uncapped["trained_on"])
+
+
 @pytest.mark.parametrize("multi_label", [False, True])
 def test_a_memorising_classifier_learns_nothing_out_of_sample(multi_label):
     # 1-NN reproduces every training label exactly; on random labels it can only
