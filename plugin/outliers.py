@@ -239,7 +239,8 @@ def select_outliers(X, fraction=None, count=None, labels=None, progress=None, **
     with fou.ProgressBar(total=len(groups), progress=progress) as pb:
         for c, idx in groups.items():
             if len(idx) >= 3:
-                scores[idx] = outlier_scores(X[idx], **kwargs)
+                # One group: X itself (X[idx] would copy every row).
+                scores[idx] = outlier_scores(X if len(idx) == n else X[idx], **kwargs)
             chosen.append(idx[top_k(scores[idx], quotas[c])])
             pb.update()
     return scores, np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, int)

@@ -432,17 +432,22 @@ def _assign(Xp, medoids, metric, chunk=32768):
 
 
 class _PreparedRows:
-    """``_prepare(X)`` computed on access, row block by row block (never whole)."""
+    """``_prepare(X[rows])`` computed on access, block by block (never whole)."""
 
-    def __init__(self, X, metric):
-        self.X, self.metric = X, metric
-        self.shape = (len(X), X.shape[1])
+    def __init__(self, X, metric, rows=None):
+        self.X, self.metric, self.rows = X, metric, rows
+        self.shape = (len(X) if rows is None else len(rows), X.shape[1])
 
     def __len__(self):
-        return len(self.X)
+        return self.shape[0]
 
     def __getitem__(self, idx):
-        return _prepare(self.X[idx], self.metric)
+        return _prepare(self.X[idx if self.rows is None else self.rows[idx]], self.metric)
+
+    def subset(self, rows):
+        """The rows ``rows`` of this one, still lazy."""
+        return _PreparedRows(self.X, self.metric,
+                             rows if self.rows is None else self.rows[rows])
 
 
 def _one_medoid(Xc, metric, max_candidates=2000, chunk=4096):
@@ -451,7 +456,7 @@ def _one_medoid(Xc, metric, max_candidates=2000, chunk=4096):
     ``Xc``: prepared rows, an array or :class:`_PreparedRows` (read in blocks).
     """
     n = len(Xc)
-    block = 65536
+    block = 16384
     if metric == "cosine":
         # sum_o (1 - x·o) = n - x·S: the medoid maximizes x·S (exact, O(n·D)).
         S = np.zeros(Xc.shape[1])
@@ -487,7 +492,8 @@ def _alternate(Xp, medoids, metric, max_iter):
         for j in range(len(medoids)):
             members = np.flatnonzero(labels == j)
             if len(members):
-                new[j] = members[_one_medoid(Xp[members], metric)]
+                rows = Xp.subset(members) if isinstance(Xp, _PreparedRows) else Xp[members]
+                new[j] = members[_one_medoid(rows, metric)]
         if np.array_equal(new, medoids):
             break
         new_labels, new_dist = _assign(Xp, new, metric)
