@@ -90,7 +90,14 @@ def prepare_features(X, max_dim=256, seed=0):
         out[a:a + chunk] = block if projection is None else block @ projection
     # One scale for all dimensions: per-dimension scaling would amplify the noisy
     # low-variance components.
-    out /= max(float(out.std(dtype=np.float64)), 1e-12)
+    total = squares = 0.0
+    for a in range(0, n, chunk):  # the std in blocks: ndarray.std copies the whole array
+        block = out[a:a + chunk].astype(np.float64)
+        total += block.sum()
+        squares += np.square(block).sum()
+    count = max(out.size, 1)
+    std = np.sqrt(max(squares / count - (total / count) ** 2, 0.0))
+    out /= max(float(std), 1e-12)
     return out
 
 
