@@ -21,10 +21,12 @@ bench: setup
 	$(PY) benchmarks/filtering.py
 	$(PY) benchmarks/representatives.py
 	$(PY) benchmarks/label_issues.py
+	$(PY) benchmarks/approximations.py
 
-# Hours on 2 cores (1 M embeddings per step): run on a quiet machine.
+# ~25 min on 2 cores (1 M embeddings per step, ~10 GB free memory): run on a quiet machine.
 bench-scale: setup
 	$(PY) benchmarks/scale.py
+	$(PY) benchmarks/scale.py --sizes 100000 --dims 512 --steps outliers redundancy --no-writes
 
 clean:
 	rm -rf $(VENV) build *.egg-info
