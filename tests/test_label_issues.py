@@ -36,17 +36,24 @@ class RecordingClassifier(ClassifierMixin, BaseEstimator):
         return np.tile(self.prior_ / self.prior_.sum(), (len(X), 1))
 
 
-@pytest.mark.parametrize("max_samples", [0.75, 0.4, None])
-def test_no_sample_is_scored_by_a_model_that_trained_on_it(max_samples):
+def _recorded_fit(n, **kwargs):
+    """5 recording members on n random rows: (result, {model: rows fitted}, [(model, rows
+    scored)])."""
     rng = np.random.default_rng(0)
-    n = 400
     X = np.c_[np.arange(n), rng.normal(size=(n, 3))]
     y = rng.integers(0, 4, n)
     RecordingClassifier.log = []
     out = li.fit_out_of_sample(X, y, classifier=RecordingClassifier(), n_estimators=5,
-                               max_samples=max_samples, n_classes=4)
+                               n_classes=4, **kwargs)
     fits = {m: seen for kind, m, seen in RecordingClassifier.log if kind == "fit"}
     predictions = [(m, s) for kind, m, s in RecordingClassifier.log if kind == "predict"]
+    return out, fits, predictions
+
+
+@pytest.mark.parametrize("max_samples", [0.75, 0.4, None])
+def test_no_sample_is_scored_by_a_model_that_trained_on_it(max_samples):
+    n = 400
+    out, fits, predictions = _recorded_fit(n, max_samples=max_samples)
     assert len(fits) == 5 and len(predictions) == 5
     scored = np.zeros(n, dtype=int)
     for model, indices in predictions:
@@ -61,23 +68,14 @@ def test_no_sample_is_scored_by_a_model_that_trained_on_it(max_samples):
 
 
 def test_max_rows_caps_every_member_and_keeps_scoring_out_of_sample():
-    rng = np.random.default_rng(0)
-    n = 2000
-    X = np.c_[np.arange(n), rng.normal(size=(n, 3))]
-    y = rng.integers(0, 4, n)
-    RecordingClassifier.log = []
-    out = li.fit_out_of_sample(X, y, classifier=RecordingClassifier(), n_estimators=5,
-                               max_samples=0.75, n_classes=4, max_rows=300)
-    fits = {m: seen for kind, m, seen in RecordingClassifier.log if kind == "fit"}
-    for model, indices in [(m, s) for kind, m, s in RecordingClassifier.log
-                           if kind == "predict"]:
+    out, fits, predictions = _recorded_fit(2000, max_samples=0.75, max_rows=300)
+    for model, indices in predictions:
         assert not (indices & fits[model])
     # ~300 rows each (stratified rounding: +-1 per class), so each sample is scored
     # by most members instead of by ~1.7 of them without the cap.
     assert all(abs(len(t) - 300) <= 4 for t in out["trained_on"])
     assert out["counts"].min() >= 1 and out["counts"].mean() > 4
-    uncapped = li.fit_out_of_sample(X, y, classifier=RecordingClassifier(), n_estimators=5,
-                                    max_samples=0.75, n_classes=4, max_rows=None)
+    uncapped, _, _ = _recorded_fit(2000, max_samples=0.75, max_rows=None)
     assert all(len(t) > 1400 for t in uncapped["trained_on"])
 
 
