@@ -77,6 +77,18 @@ def outlier_scores(X, n_components=None, reduce="pca", min_cluster_size=None,
         n_components = DEFAULT_COMPONENTS
     Z = vectors.reduce_dimensions(X, n_components=n_components, reduce=reduce,
                                   random_state=random_state)
+    # Identical rows (the same image twice, or placeholder images) are scored once:
+    # min_samples copies of a point make its core distance 0 and its density
+    # infinite, and GLOSH then scores its whole cluster 0/inf = 0.
+    unique, copy_of = _unique_rows(Z)
+    if unique is None:
+        return _glosh(Z, min_cluster_size, min_samples, random_state, method, sample_size)
+    return _glosh(Z[unique], min_cluster_size, min_samples, random_state, method,
+                  sample_size)[copy_of]
+
+
+def _glosh(Z, min_cluster_size, min_samples, random_state, method, sample_size):
+    """GLOSH scores of distinct unit rows ``Z``, exact or sampled (see outlier_scores)."""
     n = len(Z)
     sampled = method == "sampled" or (method == "auto" and n > sample_size)
     if not sampled or sample_size >= n:
@@ -91,6 +103,18 @@ def outlier_scores(X, n_components=None, reduce="pca", min_cluster_size=None,
     rest[rows] = False
     scores[rest] = approximate_scores(clusterer, fitted, Z[rest])
     return _clean(scores)
+
+
+def _unique_rows(Z):
+    """``(first rows of each distinct row, in order; (N,) index of each row's distinct
+    row)``, or ``(None, None)`` when all rows differ."""
+    _, first, inverse = np.unique(Z, axis=0, return_index=True, return_inverse=True)
+    if len(first) == len(Z):
+        return None, None
+    order = np.argsort(first)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[order] = np.arange(len(first))
+    return first[order], rank[np.asarray(inverse).ravel()]
 
 
 def _fit_hdbscan(Z, min_cluster_size, min_samples):
