@@ -8,7 +8,10 @@ Score scale: GLOSH is in ``[0, 1]``: 0 for a point as dense as the densest
 point of its cluster, near 1 for a point far from any cluster. It is relative
 to the density of the point's own cluster, so scores are comparable across
 runs and datasets of different sizes (for the same embedding model and
-parameters); 0.5 means "half as dense as its cluster's core".
+parameters); 0.5 means "half as dense as its cluster's core". Identical
+embeddings are scored once and share that score: ``min_samples`` copies of one
+image would otherwise have infinite density and zero the scores of their whole
+cluster.
 
 Scale: HDBSCAN's exact fit grows faster than N (boruvka on a 32-d kd-tree:
 ~15 s at 20 000 rows, ~130 s at 100 000 on one core). Past ``sample_size``
