@@ -55,9 +55,10 @@ def outlier_scores(X, n_components=None, reduce="pca", min_cluster_size=None,
             low dimension); pass ``D`` to keep every dimension
         reduce ("pca"): ``"pca"``, ``"umap"`` (if installed) or None (no reduction)
         min_cluster_size (None): HDBSCAN's smallest cluster; None means
-            ``max(10, M // 200)`` (M: the rows HDBSCAN is fitted on). A group of similar off-domain images smaller
-            than this is scored as outlying; a larger one is a cluster of its
-            own and scores low (GLOSH is relative to the point's cluster)
+            ``max(10, M // 200)`` (M: the rows HDBSCAN is fitted on). A group
+            of similar off-domain images smaller than this is scored as
+            outlying; a larger one is a cluster of its own and scores low
+            (GLOSH is relative to the point's cluster)
         min_samples (None): HDBSCAN's density neighbourhood; None means
             ``min(10, min_cluster_size)``
         random_state (0): seed of the randomized PCA and of the sample
@@ -188,11 +189,12 @@ def approximate_scores(clusterer, fitted, Q, chunk=2048):
     # the ms-th nearest fitted row, the row itself included.
     core = np.empty(m, dtype=np.float64)
     for a in range(0, m, chunk):
-        d2 = _sq_dists(F[a:a + chunk], F, f_sq)
+        d2 = vectors.squared_distances(F[a:a + chunk], F, f_sq)
         core[a:a + chunk] = np.sqrt(np.partition(d2, ms - 1, axis=1)[:, ms - 1])
     scores = np.empty(len(Q), dtype=np.float64)
     for a in range(0, len(Q), chunk):
-        d2 = _sq_dists(np.asarray(Q[a:a + chunk], dtype=np.float32), F, f_sq)
+        block = np.asarray(Q[a:a + chunk], dtype=np.float32)
+        d2 = vectors.squared_distances(block, F, f_sq)
         idx = np.argpartition(d2, kq - 1, axis=1)[:, :kq]
         dist = np.sqrt(np.take_along_axis(d2, idx, axis=1).astype(np.float64))
         order = np.argsort(dist, axis=1, kind="stable")
@@ -215,16 +217,6 @@ def approximate_scores(clusterer, fitted, Q, chunk=2048):
             scores[a:a + chunk] = np.where(top > 0, (top - lam_q) / np.where(top > 0, top, 1.0),
                                            0.0)
     return scores
-
-
-def _sq_dists(A, B, b_sq):
-    """Squared Euclidean distances ``(len(A), len(B))`` in float32, clipped at 0."""
-    d2 = A @ B.T
-    d2 *= -2.0
-    d2 += np.einsum("ij,ij->i", A, A)[:, None]
-    d2 += b_sq[None, :]
-    np.maximum(d2, 0.0, out=d2)
-    return d2
 
 
 def top_k(scores, k):

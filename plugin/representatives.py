@@ -215,11 +215,7 @@ def pairwise_distances(X, Y=None, metric="cosine", prepared=False):
         np.subtract(1.0, D, out=D)
         np.clip(D, 0.0, 2.0, out=D)
     else:
-        D = X @ Y.T
-        D *= -2.0
-        D += np.einsum("ij,ij->i", X, X)[:, None]
-        D += np.einsum("ij,ij->i", Y, Y)[None, :]
-        np.maximum(D, 0.0, out=D)
+        D = vectors.squared_distances(X, Y)
         np.sqrt(D, out=D)
     if same:
         np.fill_diagonal(D, 0.0)

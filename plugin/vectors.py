@@ -93,6 +93,21 @@ def check_reduction(n_components, reduce):
             raise ValueError("reduce='umap' needs the umap-learn package; use reduce='pca'")
 
 
+def squared_distances(A, B, b_sq=None):
+    """Squared Euclidean distances ``(len(A), len(B))`` by one BLAS product, clipped at 0.
+
+    Args:
+        A: an ``(M, D)`` array; B: an ``(N, D)`` array
+        b_sq (None): the ``(N,)`` squared norms of B, when computed once for many A
+    """
+    d2 = A @ B.T
+    d2 *= -2.0
+    d2 += np.einsum("ij,ij->i", A, A)[:, None]
+    d2 += (np.einsum("ij,ij->i", B, B) if b_sq is None else b_sq)[None, :]
+    np.maximum(d2, 0.0, out=d2)
+    return d2
+
+
 PCA_FIT_ROWS = 50000  # PCA is fitted on at most this many rows (a seeded sample)
 
 
