@@ -113,6 +113,8 @@ def filter_dataset(samples, outliers=0.05, redundant=0.05, per_class=None,
     # Validate everything before the first write (load_vectors raises on bad input).
     ids, X, labels, num_skipped = vectors.load_vectors(samples, embeddings_field, per_class)
     n = len(ids)
+    # Each step reads the vectors itself; holding this copy too would double the peak.
+    del X
     n_out = int(math.ceil(out_frac * n - 1e-9))
     n_red = int(math.floor(red_frac * n + 1e-9))
     if n_out + n_red >= n:
