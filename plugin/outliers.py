@@ -11,7 +11,13 @@ runs and datasets of different sizes (for the same embedding model and
 parameters); 0.5 means "half as dense as its cluster's core". Identical
 embeddings are scored once and share that score: ``min_samples`` copies of one
 image would otherwise have infinite density and zero the scores of their whole
-cluster.
+cluster. Near-copies (a clump of ``min_samples`` or more re-encoded copies, not
+identical) still give their cluster a very dense core: the other members'
+scores move towards 1 (15 jittered copies of one image among 3 000
+Fashion-MNIST rows put 45 % of the scores above 0.99) while their order holds
+(Spearman 0.98 with the clean scores, top 5 % the same to 96 %), so the tags
+are unchanged but a fixed score threshold is not; find such clumps with
+``find_redundant(max_distance=...)``.
 
 Scale: HDBSCAN's exact fit grows faster than N (boruvka on a 32-d kd-tree:
 ~15 s at 20 000 rows, ~130 s at 100 000 on one core). Past ``sample_size``
