@@ -18,7 +18,8 @@ bench: setup
 	./scripts/fashion_mnist.sh
 	$(PY) benchmarks/embeddings.py
 	$(PY) benchmarks/cam.py
-	$(PY) benchmarks/filtering.py
+	$(PY) benchmarks/filtering.py --seeds 10 --first-seed 10
+	$(PY) benchmarks/filtering.py --pool 2000 --seeds 20 --no-timing
 	$(PY) benchmarks/representatives.py
 	$(PY) benchmarks/label_issues.py
 	$(PY) benchmarks/approximations.py
