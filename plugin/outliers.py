@@ -11,13 +11,13 @@ runs and datasets of different sizes (for the same embedding model and
 parameters); 0.5 means "half as dense as its cluster's core". Identical
 embeddings are scored once and share that score: ``min_samples`` copies of one
 image would otherwise have infinite density and zero the scores of their whole
-cluster. Near-copies (a clump of ``min_samples`` or more re-encoded copies, not
-identical) still give their cluster a very dense core: the other members'
-scores move towards 1 (15 jittered copies of one image among 3 000
-Fashion-MNIST rows put 45 % of the scores above 0.99) while their order holds
-(Spearman 0.98 with the clean scores, top 5 % the same to 96 %), so the tags
-are unchanged but a fixed score threshold is not; find such clumps with
-``find_redundant(max_distance=...)``.
+cluster. Near-copies (rows closer than 1 % of the median distance to the 10th
+neighbour: burst shots, video frames, re-encoded files) are fitted once too:
+a clump of them has a near-zero core distance, and GLOSH, relative to the
+cluster's densest point, pushed every other member's score towards 1 (15
+jittered copies of one image among 3 000 Fashion-MNIST rows put 45 % of the
+scores above 0.99, a fixed threshold meaningless). Real Fashion-MNIST rows
+have no such pairs (none among 20 000), so the grouping changes nothing there.
 
 Scale: HDBSCAN's exact fit grows faster than N (boruvka on a 32-d kd-tree:
 ~15 s at 20 000 rows, ~130 s at 100 000 on one core). Past ``sample_size``
@@ -102,17 +102,84 @@ def _glosh(Z, min_cluster_size, min_samples, random_state, method, sample_size):
     n = len(Z)
     sampled = method == "sampled" or (method == "auto" and n > sample_size)
     if not sampled or sample_size >= n:
-        clusterer = _fit_hdbscan(Z.astype(np.float64), min_cluster_size, min_samples)
-        return _clean(clusterer.outlier_scores_)
+        return _fit_scores(Z, min_cluster_size, min_samples)[0]
     rows = np.sort(np.random.default_rng(random_state).choice(n, sample_size, replace=False))
-    fitted = Z[rows].astype(np.float64)
-    clusterer = _fit_hdbscan(fitted, min_cluster_size, min_samples)
     scores = np.empty(n, dtype=np.float64)
-    scores[rows] = clusterer.outlier_scores_
+    scores[rows], clusterer, fitted = _fit_scores(Z[rows], min_cluster_size, min_samples)
     rest = np.ones(n, dtype=bool)
     rest[rows] = False
     scores[rest] = approximate_scores(clusterer, fitted, Z[rest])
     return _clean(scores)
+
+
+def _fit_scores(Z, min_cluster_size, min_samples):
+    """GLOSH of the rows HDBSCAN is fitted on, near-copies fitted once.
+
+    Returns:
+        ``(scores, clusterer, fitted)``: ``(M,)`` scores, the fitted HDBSCAN
+        and the float64 rows it saw
+    """
+    keep, copy_of = near_copies(Z)
+    fitted = (Z if keep is None else Z[keep]).astype(np.float64)
+    clusterer = _fit_hdbscan(fitted, min_cluster_size, min_samples)
+    scores = _clean(clusterer.outlier_scores_)
+    return (scores if keep is None else scores[copy_of]), clusterer, fitted
+
+
+NEAR_COPY = 0.01  # rows closer than this share of the typical core distance count as one
+
+
+def near_copies(Z, share=NEAR_COPY, k=10, block_values=2 ** 26):
+    """Groups rows closer than ``share`` x the median distance to the k-th neighbour.
+
+    A clump of ``min_samples`` near-copies (burst shots, video frames,
+    re-encoded files) has a core distance near 0: HDBSCAN gives it a density
+    far above the rest of its cluster, and GLOSH, relative to the cluster's
+    densest point, then pushes every other member's score towards 1. Fitted
+    once, the clump weighs as one image. Pairs are found block by block:
+    O(M^2 d) time (~2 s for the 20 000 rows of the sampled method), memory
+    ``block_values`` float32 distances (256 MB).
+
+    Args:
+        Z: an ``(M, d)`` array of distinct unit rows
+
+    Returns:
+        ``(first row of each group, in order; (M,) group of each row)``, or
+        ``(None, None)`` when no two rows are that close
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    m = len(Z)
+    if m <= k + 1:
+        return None, None
+    Z = np.asarray(Z, dtype=np.float32)
+    sq = np.einsum("ij,ij->i", Z, Z)
+    probe = Z[np.random.default_rng(0).choice(m, min(m, 500), replace=False)]
+    d2 = vectors.squared_distances(probe, Z, b_sq=sq)
+    # Column k: the k-th neighbour, the row itself being column 0.
+    scale = float(np.median(np.sqrt(np.partition(d2, k, axis=1)[:, k])))
+    limit = (share * scale) ** 2
+    if limit <= 0:
+        return None, None
+    pairs = []
+    block = max(1, block_values // m)
+    for a in range(0, m, block):
+        d2 = vectors.squared_distances(Z[a:a + block], Z, b_sq=sq)
+        i, j = np.nonzero(d2 < limit)
+        upper = j > i + a
+        pairs.append((i[upper] + a, j[upper]))
+    i = np.concatenate([p[0] for p in pairs])
+    if not len(i):
+        return None, None
+    j = np.concatenate([p[1] for p in pairs])
+    _, group = connected_components(coo_matrix((np.ones(len(i)), (i, j)), shape=(m, m)),
+                                    directed=False)
+    _, first, inverse = np.unique(group, return_index=True, return_inverse=True)
+    order = np.argsort(first)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[order] = np.arange(len(first))
+    return first[order], rank[inverse]
 
 
 def _unique_rows(Z):
