@@ -176,19 +176,23 @@ def near_copies(Z, share=NEAR_COPY, k=10, block_values=2 ** 26):
     j = np.concatenate([p[1] for p in pairs])
     _, group = connected_components(coo_matrix((np.ones(len(i)), (i, j)), shape=(m, m)),
                                     directed=False)
-    _, first, inverse = np.unique(group, return_index=True, return_inverse=True)
-    order = np.argsort(first)
-    rank = np.empty(len(first), dtype=np.int64)
-    rank[order] = np.arange(len(first))
-    return first[order], rank[inverse]
+    return _first_of_groups(group)
 
 
 def _unique_rows(Z):
     """``(first rows of each distinct row, in order; (N,) index of each row's distinct
     row)``, or ``(None, None)`` when all rows differ."""
-    _, first, inverse = np.unique(Z, axis=0, return_index=True, return_inverse=True)
-    if len(first) == len(Z):
+    _, inverse = np.unique(Z, axis=0, return_inverse=True)
+    inverse = np.asarray(inverse).ravel()
+    if inverse.max() + 1 == len(Z):
         return None, None
+    return _first_of_groups(inverse)
+
+
+def _first_of_groups(group):
+    """``(first row of each group, in row order; (N,) position of each row's group
+    in that order)`` for ``(N,)`` group labels."""
+    _, first, inverse = np.unique(group, return_index=True, return_inverse=True)
     order = np.argsort(first)
     rank = np.empty(len(first), dtype=np.int64)
     rank[order] = np.arange(len(first))

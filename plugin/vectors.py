@@ -266,8 +266,11 @@ def _read_vectors(samples, ids, embeddings_field, batch_size=LOAD_BATCH):
     row = {i: r for r, i in enumerate(ids)}
     X = None
     for start in range(0, len(ids), batch_size):
-        batch_ids, batch = samples.select(ids[start:start + batch_size]).values(
-            ["id", embeddings_field])
+        wanted = ids[start:start + batch_size]
+        batch_ids, batch = samples.select(wanted).values(["id", embeddings_field])
+        if len(batch_ids) != len(wanted) or any(v is None for v in batch):
+            raise ValueError("The view changed while its vectors were read (samples or %r "
+                             "vectors deleted); run again" % embeddings_field)
         for i, v in zip(batch_ids, batch):
             v = np.asarray(v).ravel()
             if X is None:
