@@ -21,7 +21,7 @@ class FilterDataset(foo.Operator):
         form.add_embeddings_choice(ctx, inputs)
         form.add_percent(inputs, "outliers_percent", "% outliers", 5.0)
         form.add_percent(inputs, "redundant_percent", "% similar", 5.0)
-        form.add_reduction(inputs, None)
+        form.add_reduction(inputs, 32)
         form.add_per_class(ctx, inputs)
         inputs.str("view_prefix", default="winnow", required=True, label="Saved views prefix",
                    description="Saves <prefix>-kept, <prefix>-outliers, <prefix>-redundant")

@@ -82,8 +82,11 @@ def filter_dataset(samples, outliers=0.05, redundant=0.05, per_class=None,
         outliers (0.05): share of outliers, in [0, 1); 0 skips the step
         redundant (0.05): share of redundant samples, in [0, 1); 0 skips it
         per_class (None): a label field for class-aware filtering
-        embeddings_field ("embedding"), n_components (None), reduce ("pca"):
-            the vectors and their reduction (both steps)
+        embeddings_field ("embedding"), reduce ("pca"): the vectors and their
+            reduction (both steps)
+        n_components (None): the reduced dimension (both steps); None means
+            32, the outliers' default, with which redundancy also kept the
+            better training subsets (README, filtering table, variant (c2))
         outlier_tag, redundant_tag, score_field, representative_field,
             distance_field: what the two steps write
         view_prefix ("winnow"): prefix of the saved views' names
@@ -105,6 +108,7 @@ def filter_dataset(samples, outliers=0.05, redundant=0.05, per_class=None,
     if outlier_tag == redundant_tag:
         raise ValueError("outlier_tag and redundant_tag must differ")
     vectors.check_reduction(n_components, reduce)
+    n_components = _components(n_components)
     if method not in _redundancy.METHODS:
         raise ValueError("method must be one of %s; got %r" % (list(_redundancy.METHODS), method))
     names = saved_view_names(view_prefix)
@@ -198,7 +202,8 @@ def filter_arrays(X, outliers=0.05, redundant=0.05, labels=None, n_components=No
             outliers and ``floor(redundant · N)`` redundant rows
         labels (None): an ``(N,)`` array of classes for class-aware filtering
             (quotas from the class sizes of all N rows)
-        n_components, reduce, method, random_state: as in the two steps
+        n_components (None): as in :func:`filter_dataset` (None means 32)
+        reduce, method, random_state: as in the two steps
 
     Returns:
         a dict of ``(N,)`` arrays: ``outlier`` (bool), ``outlier_score``,
@@ -206,6 +211,8 @@ def filter_arrays(X, outliers=0.05, redundant=0.05, labels=None, n_components=No
         for outliers) and ``kept`` (bool)
     """
     X = vectors.check_array(X)
+    vectors.check_reduction(n_components, reduce)
+    n_components = _components(n_components)
     out_frac, red_frac = _share(outliers, "outliers"), _share(redundant, "redundant")
     if out_frac + red_frac >= 1.0:
         raise ValueError("outliers + redundant must be < 1; got %r" % (out_frac + red_frac))
@@ -233,6 +240,13 @@ def filter_arrays(X, outliers=0.05, redundant=0.05, labels=None, n_components=No
         representative[rest] = rest[res["representative"]]
     return dict(outlier=outlier, outlier_score=scores, redundant=redundant_mask,
                 representative=representative, kept=~outlier & ~redundant_mask)
+
+
+def _components(n_components):
+    # The steps' own defaults differ (redundancy: full dimension, so max_distance
+    # stays a distance of the embedding); the filter cuts by share, where 32 kept
+    # the better training subsets.
+    return _outliers.DEFAULT_COMPONENTS if n_components is None else n_components
 
 
 def _share(value, name):
