@@ -175,16 +175,20 @@ def run_table(pool_size, seeds, keeps, methods):
     return acc, full, sizes
 
 
-def _paired(acc, method, anchor, keep):
-    """Mean ± standard error of the per-seed accuracy difference, in points x 100."""
+def _paired_stats(acc, method, anchor, keep):
+    """Mean and standard error of the per-seed accuracy difference, in points x 100."""
     diff = 100.0 * (np.array(acc[(method, keep)]) - np.array(acc[(anchor, keep)]))
     se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
-    return "%+.2f ± %.2f" % (diff.mean(), se)
+    return diff.mean(), se
+
+
+def _paired(acc, method, anchor, keep):
+    return "%+.2f ± %.2f" % _paired_stats(acc, method, anchor, keep)
 
 
 def _within_noise(acc, method, anchor, keep):
-    diff = np.array(acc[(method, keep)]) - np.array(acc[(anchor, keep)])
-    return len(diff) > 1 and abs(diff.mean()) <= diff.std(ddof=1) / np.sqrt(len(diff))
+    mean, se = _paired_stats(acc, method, anchor, keep)
+    return abs(mean) <= se  # False for one seed: se is NaN
 
 
 def print_table(acc, full, keeps, methods, pool_size, seeds):
