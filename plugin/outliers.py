@@ -30,14 +30,13 @@ row. Time is then O(sample² + N · sample · d), memory O(N · d).
 """
 
 import math
-import time
 
 import numpy as np
 
 import fiftyone.core.fields as fof
 import fiftyone.core.utils as fou
 
-from . import runs, vectors
+from . import inputs, runs, vectors
 
 STEP = "outliers"
 DEFAULT_COMPONENTS = 32
@@ -77,7 +76,7 @@ def outlier_scores(X, n_components=None, reduce="pca", min_cluster_size=None,
     Returns:
         an ``(N,)`` float array of GLOSH scores in ``[0, 1]``; higher is more outlying
     """
-    X = vectors.check_array(X)
+    X = inputs.check_array(X)
     if method not in METHODS:
         raise ValueError("method must be one of %s; got %r" % (list(METHODS), method))
     if isinstance(sample_size, bool) or not isinstance(sample_size, (int, np.integer)) \
@@ -322,7 +321,7 @@ def select_outliers(X, fraction=None, count=None, labels=None, progress=None, **
     """
     n = len(X)
     if count is None:
-        count = int(math.ceil(vectors.check_fraction(fraction) * n - 1e-9))
+        count = int(math.ceil(inputs.check_fraction(fraction) * n - 1e-9))
     count = int(min(max(count, 0), n))
     scores = np.zeros(n, dtype=np.float64)
     if labels is None:
@@ -343,15 +342,7 @@ def select_outliers(X, fraction=None, count=None, labels=None, progress=None, **
     return scores, np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, int)
 
 
-def _check_count(count, n):
-    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) \
-            or not 0 <= count <= n:
-        raise ValueError("count must be an integer in [0, %d] (the samples with embeddings); "
-                         "got %r" % (n, count))
-    return int(count)
-
-
-class OutliersResults:
+class OutliersResults(runs.Results):
     """What :func:`find_outliers` did.
 
     Attributes:
@@ -362,20 +353,16 @@ class OutliersResults:
         score_field, tag, run_key, params, seconds
     """
 
-    def __init__(self, **kwargs):
-        self.__dict__.update(kwargs)
+    ATTRIBUTES = ("num_samples", "num_outliers", "outlier_ids", "threshold",
+                  "score_field", "tag", "run_key", "params", "seconds")
 
-    def __repr__(self):
-        return ("Outliers: %d of %d samples tagged %r (GLOSH >= %.3f, field %r) in %.1f s%s"
+    def summary(self):
+        return ("Outliers: %d of %d samples tagged %r (GLOSH >= %.3f, field %r) in %.1f s"
                 % (self.num_outliers, self.num_samples, self.tag, self.threshold,
-                   self.score_field, self.seconds, _skipped_note(self.num_skipped)))
+                   self.score_field, self.seconds))
 
 
-def _skipped_note(num_skipped):
-    return ("; %d samples without an embedding skipped" % num_skipped) if num_skipped else ""
-
-
-def find_outliers(samples, fraction=0.05, embeddings_field="embedding",
+def find_outliers(samples, *, fraction=0.05, embeddings_field="embedding",
                   score_field="outlier_score", tag="outlier", n_components=None,
                   reduce="pca", per_class=None, min_cluster_size=None, min_samples=None,
                   overwrite=False, progress=None, count=None, method="auto"):
@@ -408,20 +395,18 @@ def find_outliers(samples, fraction=0.05, embeddings_field="embedding",
     Returns:
         an :class:`OutliersResults`
     """
-    started = time.time()
     if count is None:
-        fraction = vectors.check_fraction(fraction)
+        fraction = inputs.check_fraction(fraction)
     vectors.check_reduction(n_components, reduce)
-    if method not in METHODS:
-        raise ValueError("method must be one of %s; got %r" % (list(METHODS), method))
-    key = runs.run_key(STEP, score_field)
-    runs.check_writable(samples, [score_field], STEP, overwrite=overwrite)
-    vectors.check_tags_writable(samples, [tag], key, overwrite=overwrite)
-    ids, X, labels, num_skipped = vectors.load_vectors(samples, embeddings_field, per_class)
+    inputs.check_choice(method, METHODS, "method")
+    inputs.check_collection(samples)
+    step = runs.Step(samples, STEP, fields=[score_field], tags=[tag], overwrite=overwrite,
+                     score=dict(field=score_field, descending=True))
+    ids, X, labels, num_skipped = inputs.load_vectors(samples, embeddings_field, per_class)
     if len(ids) < 2:
         raise ValueError("Need at least 2 samples to find outliers; the view has %d" % len(ids))
     if count is not None:
-        count = _check_count(count, len(ids))
+        count = inputs.check_count(count, len(ids))
 
     scores, chosen = select_outliers(
         X, fraction=fraction, count=count, labels=labels, progress=progress,
@@ -434,11 +419,11 @@ def find_outliers(samples, fraction=0.05, embeddings_field="embedding",
     dataset = samples._root_dataset
     # Scores are relative to the scored population, so a re-run (even on a view)
     # replaces the whole previous result rather than mixing two populations.
-    with runs.writing(samples, key, STEP, [score_field], tags=[tag]):
+    with step.writing():
         dataset.untag_samples(tag)
         if score_field in dataset.get_field_schema():
             dataset.clear_sample_field(score_field)
-        vectors.declare_field(samples, score_field, fof.FloatField)
+        inputs.declare_field(samples, score_field, fof.FloatField)
         samples.set_values(score_field, dict(zip(ids, scores.tolist())), key_field="id")
         if outlier_ids:
             dataset.select(outlier_ids).tag_samples(tag)
@@ -447,11 +432,10 @@ def find_outliers(samples, fraction=0.05, embeddings_field="embedding",
                   n_components=n_components, reduce=reduce, per_class=per_class,
                   min_cluster_size=min_cluster_size, min_samples=min_samples, method=method)
     counts = dict(samples=len(ids), outliers=len(outlier_ids), skipped=num_skipped)
-    runs.record_run(samples, key, STEP, [score_field], params, counts, started, tags=[tag])
+    key = step.record(params, counts)
     return OutliersResults(
         num_samples=len(ids), num_outliers=len(outlier_ids), outlier_ids=outlier_ids,
         num_skipped=num_skipped,
         threshold=float(scores[chosen].min()) if len(chosen) else float("nan"),
-        score_field=score_field, tag=tag, run_key=key, params=params,
-        seconds=time.time() - started,
+        score_field=score_field, tag=tag, run_key=key, params=params, seconds=step.seconds,
     )

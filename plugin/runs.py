@@ -27,12 +27,16 @@ STALE_WRITE_S = 6 * 3600
 
 
 class WinnowRunConfig(fors.RunConfig):
-    """The record of one Winnow step.
+    """The record of one Winnow step (config-as-run-record, like fiftyone-brain).
 
     Args:
         method: the step (``"embeddings"``, ...)
         fields: the sample fields the step wrote
         tags: the sample tags the step wrote
+        label_tags: ``{tag: [label fields]}``, the label tags the step wrote
+        saved_views: the saved views the step wrote
+        score: None, or ``{"field": name, "descending": bool}``: the field that
+            orders what the step found, most striking first when sorted so
         params: the step's JSON-serializable parameters
         counts: JSON-serializable counts (samples, failures, ...)
         versions: package versions used
@@ -41,12 +45,16 @@ class WinnowRunConfig(fors.RunConfig):
         **kwargs: anything else to record
     """
 
-    def __init__(self, method=None, fields=None, tags=None, params=None,
-                 counts=None, versions=None, seconds=None, status="complete", **kwargs):
+    def __init__(self, method=None, fields=None, tags=None, label_tags=None,
+                 saved_views=None, score=None, params=None, counts=None, versions=None,
+                 seconds=None, status="complete", **kwargs):
         super().__init__(method=method, **kwargs)
         self.status = status
         self.fields = list(fields or [])
         self.tags = list(tags or [])
+        self.label_tags = {t: list(f) for t, f in dict(label_tags or {}).items()}
+        self.saved_views = list(saved_views or [])
+        self.score = dict(score) if score else None
         self.params = dict(params or {})
         self.counts = dict(counts or {})
         self.versions = dict(versions or {})
@@ -54,7 +62,8 @@ class WinnowRunConfig(fors.RunConfig):
 
 
 class WinnowRun(fors.Run):
-    """Run class for :class:`WinnowRunConfig` (found by FiftyOne by name)."""
+    """Run class for :class:`WinnowRunConfig` (found by FiftyOne by name): deleting
+    the run removes exactly the fields, tags, label tags and saved views it wrote."""
 
     def get_fields(self, samples, key):
         return list(self.config.fields)
@@ -67,8 +76,11 @@ class WinnowRun(fors.Run):
             dataset.delete_sample_fields(fields)
         if self.config.tags:
             dataset.untag_samples(self.config.tags)
-        # Saved views a step made (config.saved_views, e.g. the filter's "kept").
-        for name in getattr(self.config, "saved_views", None) or []:
+        for tag, label_fields in self.config.label_tags.items():
+            label_fields = [f for f in label_fields if f in schema]
+            if label_fields:
+                dataset.untag_labels(tag, label_fields=label_fields)
+        for name in self.config.saved_views:
             if dataset.has_saved_view(name):
                 dataset.delete_saved_view(name)
 
@@ -159,6 +171,135 @@ def cleanup_incomplete(samples):
             dataset.delete_run(key)  # runs WinnowRun.cleanup: its fields and tags
             cleaned.append(key)
     return cleaned
+
+
+def owners(dataset):
+    """Who wrote what: ``{"fields"|"tags"|"saved_views": {name: {run keys}}}`` over
+    the dataset's Winnow runs (label tags count as tags)."""
+    out = {"fields": {}, "tags": {}, "saved_views": {}}
+    for key, config in _winnow_configs(dataset):
+        for kind, names in (("fields", config.fields),
+                            ("tags", list(config.tags) + list(config.label_tags)),
+                            ("saved_views", config.saved_views)):
+            for name in names:
+                out[kind].setdefault(name, set()).add(key)
+    return out
+
+
+def _winnow_configs(dataset):
+    for key in dataset.list_runs():
+        try:
+            config = dataset.get_run_info(key).config
+        except Exception:  # a run of a class that no longer imports
+            continue
+        if isinstance(config, WinnowRunConfig):
+            yield key, config
+
+
+class Step:
+    """One run of a Winnow step on a collection: its outputs, its write, its record.
+
+    Made before anything is computed, it cleans up runs a dead process left
+    half-written and refuses outputs that are not this run's to write
+    (:func:`~winnow.plugin.inputs.check_writable`). ``with step.writing():``
+    wraps the step's one bulk write (marked ``"writing"`` in the database, so a
+    crash or cancel leaves nothing half-written), and :meth:`record` stores the
+    run record with its parameters, counts, versions and wall time::
+
+        step = runs.Step(samples, "outliers", fields=[score_field], tags=[tag],
+                         score=dict(field=score_field, descending=True))
+        ...  # validate, load, compute
+        with step.writing():
+            ...  # write fields and tags
+        step.record(params, counts)
+
+    Args:
+        samples: a dataset or view
+        method: the step (``"outliers"``, ...)
+        fields, tags, saved_views: what the run writes
+        label_tags (None): ``{tag: [label fields]}`` it writes
+        score (None): ``{"field": name, "descending": bool}`` (see
+            :class:`WinnowRunConfig`)
+        key (None): the run key; None means :func:`run_key` of ``method`` and
+            the first field
+        overwrite (False): allow writing over what others wrote
+    """
+
+    def __init__(self, samples, method, *, fields=(), tags=(), label_tags=None,
+                 saved_views=(), score=None, key=None, overwrite=False):
+        from . import inputs
+
+        self.started = time.time()
+        self.samples = samples
+        self.method = method
+        self.outputs = dict(fields=list(fields), tags=list(tags),
+                            label_tags=dict(label_tags or {}),
+                            saved_views=list(saved_views), score=score)
+        self.key = key or run_key(method, self.outputs["fields"][0])
+        cleanup_incomplete(samples)
+        inputs.check_writable(samples, self.key, fields=fields, tags=tags,
+                              label_tags=label_tags, saved_views=saved_views,
+                              overwrite=overwrite)
+
+    @contextlib.contextmanager
+    def writing(self):
+        """Wraps the step's bulk write; if it fails or is interrupted in this process,
+        removes what it wrote (the run's cleanup), then re-raises."""
+        config = WinnowRunConfig(method=self.method, status="writing", writer=_writer_id(),
+                                 write_started=time.time(), **self.outputs)
+        self.samples.register_run(self.key, config, overwrite=True, cleanup=False)
+        try:
+            yield
+        except BaseException:
+            self.samples._root_dataset.delete_run(self.key)
+            raise
+
+    @property
+    def seconds(self):
+        return time.time() - self.started
+
+    def record(self, params, counts, **extra):
+        """Registers (or replaces) the complete run record; returns the run key.
+
+        Called after the results are written, so an existing record of the
+        same key is replaced without its cleanup (which would delete them).
+        """
+        config = WinnowRunConfig(method=self.method, params=params, counts=counts,
+                                 versions=versions(), seconds=round(self.seconds, 3),
+                                 **self.outputs, **extra)
+        self.samples.register_run(self.key, config, overwrite=True, cleanup=False)
+        return self.key
+
+
+class Results:
+    """What a step did: the base of every step's results.
+
+    A subclass lists its attributes in ``ATTRIBUTES`` (each must be given)
+    and says what it found in :meth:`summary`; ``num_skipped`` (samples
+    without an input, e.g. no embedding) and ``num_failed`` (images that could
+    not be read) default to 0 and are printed when non-zero.
+    """
+
+    ATTRIBUTES = ()
+    num_skipped = 0
+    num_failed = 0
+
+    def __init__(self, **kwargs):
+        missing = [a for a in self.ATTRIBUTES if a not in kwargs]
+        if missing:
+            raise TypeError("%s needs %s" % (type(self).__name__, ", ".join(missing)))
+        self.__dict__.update(kwargs)
+
+    def summary(self):
+        return type(self).__name__
+
+    def __repr__(self):
+        notes = []
+        if self.num_failed:
+            notes.append("%d images could not be read" % self.num_failed)
+        if self.num_skipped:
+            notes.append("%d samples without an embedding skipped" % self.num_skipped)
+        return self.summary() + "".join("; " + n for n in notes)
 
 
 def check_writable(samples, fields, step, overwrite=False):
@@ -256,6 +397,9 @@ def list_runs(samples, method=None):
                 timestamp=info.timestamp,
                 fields=list(config.fields),
                 tags=list(config.tags),
+                label_tags={t: list(f) for t, f in config.label_tags.items()},
+                saved_views=list(config.saved_views),
+                score=dict(config.score) if config.score else None,
                 params=dict(config.params),
                 counts=dict(config.counts),
                 versions=dict(config.versions),

@@ -141,15 +141,15 @@ def test_near_copies_do_not_squash_a_clusters_scores(demo_embedded, monkeypatch)
 def test_vectors_are_read_in_batches_in_view_order(demo):
     # Batched reads (20 000 rows each by default) keep the peak near one copy of the
     # embeddings; a sorted view with unembedded samples must come back in its order.
-    from winnow.plugin import vectors
+    from winnow.plugin import inputs
 
     ids = demo.values("id")
     demo.select(ids[:5]).set_field("embedding", None).save()
     view = demo.sort_by("filepath", reverse=True)
-    got_ids, X, _, skipped = vectors.load_vectors(view, "embedding")
+    got_ids, X, _, skipped = inputs.load_vectors(view, "embedding")
     expected = [(i, v) for i, v in zip(*view.values(["id", "embedding"])) if v is not None]
     assert skipped == 5 and got_ids == [i for i, _ in expected]
-    batched = vectors._read_vectors(view, got_ids, "embedding", batch_size=7)
+    batched = inputs.read_vectors(view, got_ids, "embedding", batch_size=7)
     np.testing.assert_array_equal(batched, np.stack([v for _, v in expected]))
     np.testing.assert_array_equal(batched, X)
 

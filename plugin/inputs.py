@@ -1,0 +1,424 @@
+"""The one input layer: what every Winnow step reads, and what it may write.
+
+Every dataset step reads its embeddings (:func:`load_vectors`, batched into one
+preallocated array), resolves its label field (:func:`label_field`: one contract
+for ``per_class`` and ``label_field``), validates arrays and parameters
+(:func:`check_array`, :func:`check_fraction`, :func:`check_choice`), normalises
+rows (:func:`l2_normalize`), declares its output fields (:func:`declare_field`)
+and checks, before anything is written, that its fields, tags and saved views
+are its own to write (:func:`check_writable`). Array helpers take ``(N, D)``
+arrays; dataset helpers refuse bad input with one clear ``ValueError``.
+"""
+
+import collections
+import math
+
+import numpy as np
+
+import fiftyone.core.collections as foc
+import fiftyone.core.fields as fof
+import fiftyone.core.labels as fol
+
+from . import runs
+
+CHUNK = 16384  # rows per block: chunked passes never copy a whole (N, D) array
+LOAD_BATCH = 20000  # samples read per database query by load_vectors
+VECTOR_FIELDS = (fof.VectorField, fof.ArrayField, fof.ListField)
+
+# Sample fields no Winnow step may ever write to.
+PROTECTED_FIELDS = frozenset(
+    ["id", "_id", "filepath", "tags", "metadata", "created_at", "last_modified_at",
+     "_dataset_id", "_media_type", "_rand"]
+)
+
+
+# ----------------------------------------------------------------- parameters
+
+
+def check_collection(samples):
+    """Raises TypeError unless ``samples`` is a FiftyOne dataset or view."""
+    if not isinstance(samples, foc.SampleCollection):
+        raise TypeError("samples must be a FiftyOne dataset or view; got %s"
+                        % type(samples).__name__)
+    return samples
+
+
+def check_fraction(fraction, name="fraction"):
+    """Raises ValueError unless ``0 < fraction < 1``; returns it as a float."""
+    try:
+        value = float(fraction)
+    except (TypeError, ValueError):
+        raise ValueError("%s must be a number in (0, 1); got %r" % (name, fraction))
+    if not 0.0 < value < 1.0 or math.isnan(value):
+        raise ValueError("%s must be in (0, 1) (exclusive); got %r" % (name, fraction))
+    return value
+
+
+def check_choice(value, choices, name):
+    """Raises ValueError unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ValueError("%s must be one of %s; got %r" % (name, list(choices), value))
+    return value
+
+
+def check_count(count, n, name="count"):
+    """Raises ValueError unless ``count`` is an integer in ``[0, n]``."""
+    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) \
+            or not 0 <= count <= n:
+        raise ValueError("%s must be an integer in [0, %d] (the samples with embeddings); "
+                         "got %r" % (name, n, count))
+    return int(count)
+
+
+def check_name(value, name):
+    """Raises ValueError unless ``value`` is a non-empty string (a field or tag name)."""
+    if not isinstance(value, str) or not value:
+        raise ValueError("%s must be a non-empty string; got %r" % (name, value))
+    return value
+
+
+# --------------------------------------------------------------------- arrays
+
+
+def check_array(X, *, min_samples=2):
+    """Validates an embedding matrix: ``(N, D)``, numeric, finite, ``N >= min_samples``.
+
+    Args:
+        X: an ``(N, D)`` array-like
+        min_samples (2): the fewest rows accepted
+
+    Returns:
+        the ``(N, D)`` array (not copied when ``X`` is already an array)
+    """
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError("Embeddings must be a 2-D (N, D) array; got shape %s" % (X.shape,))
+    if X.shape[0] < min_samples:
+        raise ValueError("Need at least %d embeddings; got %d" % (min_samples, X.shape[0]))
+    if X.shape[1] < 1:
+        raise ValueError("Embeddings have no dimensions")
+    if not np.issubdtype(X.dtype, np.number):
+        raise ValueError("Embeddings must be numeric; got dtype %s" % X.dtype)
+    bad = nonfinite_rows(X)
+    if bad.any():
+        raise ValueError(
+            "%d embedding(s) contain NaN or infinite values (first at row %d)"
+            % (int(bad.sum()), int(np.flatnonzero(bad)[0]))
+        )
+    return X
+
+
+def nonfinite_rows(X, *, chunk=CHUNK):
+    """An ``(N,)`` bool array: rows of ``X`` with a NaN or infinite value (chunked)."""
+    bad = np.zeros(len(X), dtype=bool)
+    if np.issubdtype(X.dtype, np.integer):
+        return bad
+    for a in range(0, len(X), chunk):
+        bad[a:a + chunk] = ~np.isfinite(X[a:a + chunk]).all(axis=1)
+    return bad
+
+
+def l2_normalize(X, *, dtype=np.float32, chunk=CHUNK):
+    """Rows of an ``(N, D)`` array scaled to unit length (zero rows stay zero).
+
+    Block by block into one new ``dtype`` array, so a float64 or large input is
+    never copied twice.
+
+    Returns:
+        an ``(N, D)`` array of ``dtype``
+    """
+    X = np.asarray(X)
+    out = np.empty(X.shape, dtype=dtype)
+    for a in range(0, len(X), chunk):
+        block = np.asarray(X[a:a + chunk], dtype=dtype)
+        norms = np.linalg.norm(block, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        np.divide(block, norms, out=out[a:a + chunk])
+    return out
+
+
+# ----------------------------------------------------------------- embeddings
+
+
+def check_vector_field(schema, field):
+    """Raises ValueError unless ``field`` is a field of vectors in ``schema``."""
+    if not isinstance(field, str) or not field:
+        raise ValueError("embeddings_field must be a field name; got %r" % (field,))
+    if field not in schema:
+        raise ValueError("No embeddings field %r: the collection has no field %r; compute "
+                         "embeddings first (winnow.compute_embeddings)" % (field, field))
+    if not isinstance(schema[field], VECTOR_FIELDS):
+        raise ValueError("Field %r is not a vector field (it is a %s); pass the field of "
+                         "embeddings written by winnow.compute_embeddings"
+                         % (field, type(schema[field]).__name__))
+
+
+Vectors = collections.namedtuple("Vectors", ["ids", "X", "labels", "num_skipped"])
+Vectors.__doc__ = """What :func:`load_vectors` read: N sample ids, an ``(N, D)`` float32
+array, the N labels (None without a label field) and the samples skipped for
+having no vector."""
+
+
+def load_vectors(samples, embeddings_field, labels=None, *, unlabeled="raise"):
+    """Reads the embeddings (and labels) of a collection, refusing bad input.
+
+    Samples without a vector (e.g. unreadable images, see
+    ``<embeddings_field>_error``) are skipped: they are not among the N rows.
+    Vectors are read :data:`LOAD_BATCH` samples at a time into one
+    preallocated array (peak ~1x the embeddings).
+
+    Args:
+        samples: a dataset or view
+        embeddings_field: the vector field
+        labels (None): a label field name or :class:`LabelField` (see
+            :func:`label_field`, whose rules apply: ``per_class``'s when a name
+            is given) to read beside the vectors
+        unlabeled ("raise"): what a sample without a label is: ``"raise"`` (a
+            class is needed for every sample, e.g. per-class quotas) or
+            ``"keep"`` (its label is None)
+
+    Returns:
+        a :class:`Vectors` ``(ids, X, labels, num_skipped)``: ``labels`` is an
+        ``(N,)`` object array of class names (single-label), of lists of names
+        (multi-label) or None
+
+    Raises:
+        ValueError: empty view, missing or non-vector field, no vector at all,
+            vectors of different lengths or non-finite, missing labels
+    """
+    check_collection(samples)
+    check_choice(unlabeled, ("raise", "keep"), "unlabeled")
+    schema = samples.get_field_schema()
+    check_vector_field(schema, embeddings_field)
+    if isinstance(labels, str):
+        labels = label_field(samples, labels)
+    n = len(samples)
+    if n == 0:
+        raise ValueError("The view is empty: there is nothing to process")
+    # Unembedded samples (their image could not be read) are skipped, not fatal.
+    columns = samples.exists(embeddings_field).values(
+        ["id"] + ([labels.path] if labels else []))
+    ids = columns[0]
+    if not ids:
+        raise ValueError("No sample of the view has a %r vector; compute embeddings first "
+                         "(winnow.compute_embeddings)" % embeddings_field)
+    X = read_vectors(samples, ids, embeddings_field)
+    try:
+        X = check_array(X, min_samples=1)
+    except ValueError as e:
+        raise ValueError("Field %r: %s" % (embeddings_field, e))
+    values = None
+    if labels:
+        values = labels.clean(columns[1])
+        none = [i for i, v in enumerate(values) if v is None]
+        if none and unlabeled == "raise":
+            raise ValueError("%d samples have no label in %r (e.g. sample %s): a class is "
+                             "needed for every sample; run on the labeled ones "
+                             "(samples.exists(%r)) or without %s"
+                             % (len(none), labels.name, ids[none[0]], labels.root,
+                                labels.param))
+    return Vectors(list(ids), X, values, n - len(ids))
+
+
+def read_vectors(samples, ids, embeddings_field, *, batch_size=LOAD_BATCH):
+    """The vectors of samples ``ids`` as one ``(len(ids), D)`` float32 array.
+
+    Read ``batch_size`` samples at a time into a preallocated array: reading
+    them all at once holds the database's bytes, the per-sample arrays and the
+    stacked copy together (~3x the embeddings: 15 GB for 1 M x 1280).
+    """
+    row = {i: r for r, i in enumerate(ids)}
+    X = None
+    for start in range(0, len(ids), batch_size):
+        wanted = ids[start:start + batch_size]
+        batch_ids, batch = samples.select(wanted).values(["id", embeddings_field])
+        if len(batch_ids) != len(wanted) or any(v is None for v in batch):
+            raise ValueError("The view changed while its vectors were read (samples or %r "
+                             "vectors deleted); run again" % embeddings_field)
+        for i, v in zip(batch_ids, batch):
+            v = np.asarray(v).ravel()
+            if X is None:
+                X = np.empty((len(ids), v.size), dtype=np.float32)
+            if v.size != X.shape[1]:
+                raise ValueError("Field %r holds vectors of different lengths (%d and %d)"
+                                 % (embeddings_field, X.shape[1], v.size))
+            X[row[i]] = v
+    return X
+
+
+# --------------------------------------------------------------------- labels
+
+# What a label field may hold: "classification" (fo.Classification),
+# "classifications" (fo.Classifications, multi-label), "primitive" (a string,
+# int or bool field: the value is the class).
+LABEL_KINDS = ("classification", "classifications", "primitive")
+CLASS_KINDS = ("classification", "primitive")  # per_class: one class per sample
+LABEL_FIELD_KINDS = ("classification", "classifications")  # label issues, predictions
+
+
+class LabelField(collections.namedtuple(
+        "LabelField", ["name", "param", "kind", "path", "id_path"])):
+    """A resolved label field (see :func:`label_field`).
+
+    Attributes:
+        name: the field or dotted path the user gave
+        param: the parameter it came from (for messages)
+        kind: one of :data:`LABEL_KINDS`
+        path: the path whose values are the classes (e.g. ``ground_truth.label``)
+        id_path: the path of the labels' ids (None for primitive fields)
+    """
+
+    @property
+    def multi_label(self):
+        return self.kind == "classifications"
+
+    @property
+    def root(self):
+        return self.name.split(".")[0]
+
+    def clean(self, values):
+        """The N read values as an object array: a class name, a list of class
+        names (multi-label; an empty list is "no class") or None (unlabeled)."""
+        out = np.empty(len(values), dtype=object)
+        for i, v in enumerate(values):
+            if v is None:
+                out[i] = None
+            elif self.multi_label:
+                out[i] = [str(x) for x in v if x is not None]
+            else:
+                out[i] = str(v)
+        return out
+
+
+def label_field(samples, name, *, param="per_class", kinds=CLASS_KINDS):
+    """Resolves a label field: the one contract for ``per_class`` and ``label_field``.
+
+    ``name`` is a top-level field (a ``fo.Classification``: its ``label``; a
+    ``fo.Classifications``: its labels, multi-label; a string, int or bool field:
+    its value) or, for ``"primitive"`` kinds, an explicit dotted path (e.g.
+    ``"ground_truth.label"``).
+
+    Args:
+        samples: a dataset or view
+        name: the field name or dotted path
+        param ("per_class"): the parameter's name, for messages
+        kinds: the accepted :data:`LABEL_KINDS`
+
+    Returns:
+        a :class:`LabelField`
+
+    Raises:
+        ValueError: no such field, or a field of another kind
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError("%s must be a label field name; got %r" % (param, name))
+    schema = samples.get_field_schema()
+    root = name.split(".")[0]
+    if root not in schema:
+        raise ValueError("No field %r for %s: the collection has no field %r"
+                         % (name, param, name))
+    if "." in name and "primitive" in kinds:
+        return LabelField(name, param, "primitive", name, None)  # an explicit path
+    field = schema[root]
+    doc = getattr(field, "document_type", None) if "." not in name else None
+    if doc is not None and issubclass(doc, fol.Classifications) \
+            and "classifications" in kinds:
+        return LabelField(name, param, "classifications", name + ".classifications.label",
+                          name + ".classifications.id")
+    if doc is not None and issubclass(doc, fol.Classification) \
+            and "classification" in kinds:
+        return LabelField(name, param, "classification", name + ".label", name + ".id")
+    if ("." not in name and "primitive" in kinds
+            and isinstance(field, (fof.StringField, fof.IntField, fof.BooleanField))):
+        return LabelField(name, param, "primitive", name, None)
+    what = (doc.__name__ if doc is not None else type(field).__name__)
+    if "primitive" in kinds:
+        raise ValueError("%s must be a Classification or string field; %r is a %s"
+                         % (param, name, what))
+    raise ValueError("Field %r must hold fo.Classification or fo.Classifications labels; "
+                     "it is %s" % (name, what))
+
+
+# --------------------------------------------------------------------- writes
+
+
+def declare_field(samples, field, ftype, *, embedded_doc_type=None):
+    """Adds the sample field ``field`` to the dataset, replacing one of another type.
+
+    Called inside a step's write, after :func:`check_writable` allowed the
+    field: an existing field of another type (``overwrite=True`` on a user's
+    field) is deleted first, so the new values are never cast into it.
+    """
+    dataset = samples._root_dataset
+    schema = dataset.get_field_schema()
+    if field in schema:
+        current = schema[field]
+        same_doc = getattr(current, "document_type", None) is embedded_doc_type
+        if type(current) is ftype and (embedded_doc_type is None or same_doc):
+            return
+        dataset.delete_sample_field(field)
+    if embedded_doc_type is not None:
+        dataset.add_sample_field(field, ftype, embedded_doc_type=embedded_doc_type)
+    else:
+        dataset.add_sample_field(field, ftype)
+
+
+def check_writable(samples, key, *, fields=(), tags=(), label_tags=None, saved_views=(),
+                   overwrite=False):
+    """Refuses, before anything is written, outputs that are not the run ``key``'s.
+
+    A field, sample tag, label tag or saved view may be written when it does
+    not exist yet, when the Winnow run ``key`` wrote it before (a re-run
+    replaces its own results), or with ``overwrite=True``. Reserved fields
+    (``filepath``, ``id``, ...) and nested paths are never written. Only reads
+    the dataset (runs left half-written by a dead process are cleaned up by
+    :class:`~winnow.plugin.runs.Step`).
+
+    Args:
+        samples: a dataset or view
+        key: the run key (:func:`~winnow.plugin.runs.run_key`)
+        fields, tags, saved_views: names the run will write
+        label_tags (None): ``{tag: [label fields]}`` label tags it will write
+        overwrite (False): allow writing over what others wrote
+
+    Raises:
+        ValueError
+    """
+    dataset = samples._root_dataset
+    fields, tags, saved_views = list(fields), list(tags), list(saved_views)
+    label_tags = dict(label_tags or {})
+    for field in fields:
+        check_name(field, "Field names")
+        if field in PROTECTED_FIELDS or field.startswith("_"):
+            raise ValueError("Refusing to write the reserved field %r" % field)
+        if "." in field:
+            raise ValueError("Winnow writes top-level sample fields; got %r" % field)
+    for tag in tags + list(label_tags):
+        check_name(tag, "tag")
+    if overwrite:
+        return
+    owners = runs.owners(dataset)
+    schema = dataset.get_field_schema()
+    for field in fields:
+        if field not in schema:
+            continue
+        owner = owners["fields"].get(field)
+        if owner is None:
+            raise ValueError("Field %r already exists and was not written by Winnow; choose "
+                             "another field name or pass overwrite=True" % field)
+        if key not in owner:
+            raise ValueError("Field %r belongs to the Winnow run %r; choose another field "
+                             "name, delete that run, or pass overwrite=True"
+                             % (field, sorted(owner)[0]))
+    in_use = collections.Counter(dataset.count_sample_tags())
+    if label_tags:
+        in_use.update(dataset.count_label_tags())
+    for tag in dict.fromkeys(tags + list(label_tags)):
+        if in_use.get(tag) and key not in owners["tags"].get(tag, ()):
+            raise ValueError("Tag %r is in use: %d samples or labels already carry the tag %r, "
+                             "not written by this Winnow step; choose another tag or pass "
+                             "overwrite=True" % (tag, in_use[tag], tag))
+    for name in saved_views:
+        if dataset.has_saved_view(name) and key not in owners["saved_views"].get(name, ()):
+            raise ValueError("The dataset already has a saved view %r not made by this Winnow "
+                             "step; choose another name or pass overwrite=True" % name)
