@@ -1,9 +1,6 @@
 """k-medoid representatives: real medoids, full coverage, per-class, Fashion-MNIST agreement,
 errors before writes, the operator through FiftyOne's executor."""
 
-import os
-import sys
-
 import numpy as np
 import pytest
 
@@ -13,8 +10,6 @@ import fiftyone.operators as foo
 import winnow
 from winnow.plugin import representatives as rep
 from winnow.plugin import runs
-
-from conftest import REPO
 
 URI = "@winnow/curation/find_representatives"
 
@@ -109,40 +104,39 @@ def test_array_validation():
     assert fit.loss == 0 and sorted(fit.medoids.tolist()) == list(range(20))
 
 
-def _fmnist_subsample(n=2000, seed=0):
-    sys.path.insert(0, os.path.join(REPO, "benchmarks"))
-    from fmnist_embeddings import cache_path, load_embeddings
+def _fmnist_demo(demo_embedded):
+    """The demo's 300 Fashion-MNIST images (30 a class): real embeddings and class indices.
 
-    if os.path.exists(cache_path(112)):
-        d = load_embeddings(112)
-        X, y = d["test_X"], d["test_y"]
-        idx = np.random.default_rng(seed).choice(len(X), n, replace=False)
-        return X[idx], y[idx]
-    # No cache (fresh machine): embed n real test images (slower, same model).
-    from winnow.plugin import fashion_mnist
-    from winnow.plugin.embeddings import embed_arrays
-
-    images, labels = fashion_mnist.load("test")
-    idx = np.random.default_rng(seed).choice(len(images), n, replace=False)
-    return embed_arrays(images[idx], size=112), labels[idx]
+    Only what ships with the repo (``data/demo/``, embedded once per session by
+    ``demo_embedded``): no benchmark cache, no Debian data set.
+    """
+    view = demo_embedded.match(fo.ViewField("source") == "fashion-mnist")
+    X, names = view.values(["embedding", "ground_truth.label"])
+    classes = sorted(set(names))
+    return np.asarray(X, dtype=np.float32), np.array([classes.index(c) for c in names])
 
 
-def test_fashion_mnist_clusters_agree_with_classes():
+def test_fashion_mnist_clusters_agree_with_classes(demo_embedded):
     from sklearn.metrics import adjusted_rand_score
 
-    X, y = _fmnist_subsample()
+    X, y = _fmnist_demo(demo_embedded)
+    assert X.shape[0] == 300 and np.bincount(y).tolist() == [30] * 10
     fit = rep.kmedoids(X, 10)
     ari = adjusted_rand_score(y, fit.labels)
     purity = sum(np.bincount(y[fit.labels == j]).max() for j in range(10)) / len(y)
     # Random labels of the same sizes: the chance level of both scores.
     shuffled = np.random.default_rng(1).permutation(fit.labels)
+    chance_ari = adjusted_rand_score(y, shuffled)
     chance_purity = sum(np.bincount(y[shuffled == j]).max() for j in range(10)) / len(y)
-    print("\nFashion-MNIST, 2000 test embeddings, k=10: ARI %.3f, purity %.3f "
+    print("\nFashion-MNIST, the demo's 300 embeddings, k=10: ARI %.3f, purity %.3f "
           "(chance: ARI %.3f, purity %.3f), loss %.1f"
-          % (ari, purity, adjusted_rand_score(y, shuffled), chance_purity, fit.loss))
-    assert ari > 0.3
+          % (ari, purity, chance_ari, chance_purity, fit.loss))
+    # Measured (EfficientNet-Lite0 default embeddings): ARI 0.438, purity 0.647; chance
+    # ARI 0.003, purity 0.203. Other seeds and methods (swap, alternate, clara; seeds 0-4)
+    # gave ARI 0.38-0.48, purity 0.58-0.67; 200 shuffles at most ARI 0.016, purity 0.217.
+    assert ari > chance_ari + 0.3
     assert purity > chance_purity + 0.3
-    # Each medoid is a real image of the subsample, inside its own cluster.
+    # Each medoid is a real image of the demo set, inside its own cluster.
     assert (fit.labels[fit.medoids] == np.arange(10)).all()
 
 
