@@ -10,19 +10,18 @@ samples out. Nothing is ever deleted.
 import json
 import math
 import os
-import time
 
 import numpy as np
 
+from . import inputs, runs, vectors
 from . import outliers as _outliers
 from . import redundancy as _redundancy
-from . import runs, vectors
 
 STEP = "filter"
 VIEW_KINDS = ("kept", "outliers", "redundant")
 
 
-class FilterResults:
+class FilterResults(runs.Results):
     """What :func:`filter_dataset` did.
 
     Attributes:
@@ -30,25 +29,26 @@ class FilterResults:
             samples with an embedding)
         num_skipped: samples of the view skipped for having no embedding (they
             are in no saved view)
-        outliers: an :class:`~winnow.plugin.outliers.OutliersResults`
+        outliers: an :class:`~winnow.plugin.outliers.OutliersResults` (None
+            when ``outliers=0``)
         redundancy: a :class:`~winnow.plugin.redundancy.RedundancyResults`
+            (None when ``redundant=0``)
         views: ``{"kept": name, "outliers": name, "redundant": name}`` saved views
         class_counts: ``{label: {"total", "kept"}}`` with ``per_class``
         run_key, seconds
     """
 
-    def __init__(self, **kwargs):
-        self.__dict__.update(kwargs)
+    ATTRIBUTES = ("num_samples", "num_outliers", "num_redundant", "num_kept", "outliers",
+                  "redundancy", "views", "class_counts", "run_key", "seconds")
+
+    def summary(self):
+        return ("Filter: kept %d of %d samples (%d outliers, %d redundant) in %.1f s"
+                % (self.num_kept, self.num_samples, self.num_outliers, self.num_redundant,
+                   self.seconds))
 
     def __repr__(self):
-        lines = ["Filter: kept %d of %d samples (%d outliers, %d redundant) in %.1f s"
-                 % (self.num_kept, self.num_samples, self.num_outliers, self.num_redundant,
-                    self.seconds)]
-        if self.num_skipped:
-            lines.append("  %d samples without an embedding skipped" % self.num_skipped)
-        for kind, name in self.views.items():
-            lines.append("  saved view %r: %s" % (name, kind))
-        return "\n".join(lines)
+        return "\n".join([super().__repr__()] + ["  saved view %r: %s" % (name, kind)
+                                                  for kind, name in self.views.items()])
 
 
 def saved_view_names(prefix="winnow"):
@@ -56,12 +56,43 @@ def saved_view_names(prefix="winnow"):
     return {kind: "%s-%s" % (prefix, kind) for kind in VIEW_KINDS}
 
 
-def filter_dataset(samples, outliers=0.05, redundant=0.05, per_class=None,
+def check_share(value, name):
+    """A filter share: 0 (or None) skips the step, else a fraction in (0, 1).
+
+    Returns:
+        the share as a float
+    """
+    if value in (None, 0, 0.0):
+        return 0.0
+    return inputs.check_fraction(value, name)
+
+
+def check_shares(outliers, redundant):
+    """Validates the filter's two shares (see :func:`check_share`): their sum must
+    leave something kept.
+
+    Returns:
+        ``(outliers, redundant)`` as floats
+    """
+    out_frac = check_share(outliers, "outliers")
+    red_frac = check_share(redundant, "redundant")
+    if out_frac + red_frac >= 1.0:
+        raise ValueError("outliers + redundant must be < 1 (something must be kept); got %r"
+                         % (out_frac + red_frac))
+    return out_frac, red_frac
+
+
+# TRANSITION: curate still calls the old private name; it goes once curate calls
+# check_share / check_shares.
+_share = check_share
+
+
+def filter_dataset(samples, *, outliers=0.05, redundant=0.05, per_class=None,
                    embeddings_field="embedding", n_components=None, reduce="pca",
                    outlier_tag="outlier", redundant_tag="redundant",
-                   score_field="outlier_score", representative_field="redundant_of",
+                   score_field="outlier_score", link_field=_redundancy.LINK_FIELD,
                    distance_field="redundancy_distance", view_prefix="winnow",
-                   method="auto", overwrite=False, progress=None):
+                   method="auto", overwrite=False, progress=None, representative_field=None):
     """Tags outliers and redundant samples, the thesis way, and saves the views.
 
     1. :func:`~winnow.plugin.outliers.find_outliers` tags ``ceil(outliers · N)``
@@ -70,6 +101,9 @@ def filter_dataset(samples, outliers=0.05, redundant=0.05, per_class=None,
        tags ``floor(redundant · N)`` of them, each linked to a kept sample.
     3. Saves the views ``<view_prefix>-kept``, ``-outliers`` and ``-redundant``.
 
+    Everything is validated, and every output checked writable, before the
+    first step writes. The run is recorded as ``winnow_filter_<view_prefix>``
+    (its saved views; scored by ``score_field``, most outlying first).
     Samples without an embedding (unreadable images) are skipped: in no saved
     view (not "kept"), counted in ``num_skipped``; N counts the others.
 
@@ -87,35 +121,40 @@ def filter_dataset(samples, outliers=0.05, redundant=0.05, per_class=None,
         n_components (None): the reduced dimension (both steps); None means
             32, the outliers' default, with which redundancy also kept the
             better training subsets (README, filtering table, variant (c2))
-        outlier_tag, redundant_tag, score_field, representative_field,
+        outlier_tag, redundant_tag, score_field, link_field,
             distance_field: what the two steps write
         view_prefix ("winnow"): prefix of the saved views' names
         method ("auto"): the redundancy method (see ``redundancy_clusters``)
         overwrite (False): whether others' fields, tags or views may be overwritten
         progress (None): progress bar or callback
+        representative_field (None): deprecated name of ``link_field``
 
     Returns:
         a :class:`FilterResults`
     """
-    started = time.time()
-    out_frac = _share(outliers, "outliers")
-    red_frac = _share(redundant, "redundant")
-    if out_frac + red_frac >= 1.0:
-        raise ValueError("outliers + redundant must be < 1 (something must be kept); got %r"
-                         % (out_frac + red_frac))
+    link_field = _redundancy.link_field_name(link_field, representative_field)
+    out_frac, red_frac = check_shares(outliers, redundant)
     if out_frac == 0 and red_frac == 0:
         raise ValueError("Nothing to do: outliers and redundant are both 0")
     if outlier_tag == redundant_tag:
         raise ValueError("outlier_tag and redundant_tag must differ")
     vectors.check_reduction(n_components, reduce)
     n_components = _components(n_components)
-    if method not in _redundancy.METHODS:
-        raise ValueError("method must be one of %s; got %r" % (list(_redundancy.METHODS), method))
+    inputs.check_choice(method, _redundancy.METHODS, "method")
+    inputs.check_collection(samples)
     names = saved_view_names(view_prefix)
-    key = runs.run_key(STEP, view_prefix)
-    _check_views_writable(samples, names, key, overwrite)
-    # Validate everything before the first write (load_vectors raises on bad input).
-    ids, X, labels, num_skipped = vectors.load_vectors(samples, embeddings_field, per_class)
+    step = runs.Step(samples, STEP, saved_views=list(names.values()),
+                     score=dict(field=score_field, descending=True) if out_frac else None,
+                     key=runs.run_key(STEP, view_prefix), overwrite=overwrite)
+    # The two steps' outputs, checked now: neither step may write before both can.
+    if out_frac:
+        inputs.check_writable(samples, runs.run_key(_outliers.STEP, score_field),
+                              fields=[score_field], tags=[outlier_tag], overwrite=overwrite)
+    if red_frac:
+        inputs.check_writable(samples, runs.run_key(_redundancy.STEP, link_field),
+                              fields=[link_field, distance_field], tags=[redundant_tag],
+                              overwrite=overwrite)
+    ids, X, labels, num_skipped = inputs.load_vectors(samples, embeddings_field, per_class)
     n = len(ids)
     # Each step reads the vectors itself; holding this copy too would double the peak.
     del X
@@ -124,15 +163,6 @@ def filter_dataset(samples, outliers=0.05, redundant=0.05, per_class=None,
     if n_out + n_red >= n:
         raise ValueError("The view has %d samples: %d outliers + %d redundant leave none"
                          % (n, n_out, n_red))
-    red_key = runs.run_key(_redundancy.STEP, representative_field)
-    out_key = runs.run_key(_outliers.STEP, score_field)
-    if out_frac:
-        runs.check_writable(samples, [score_field], _outliers.STEP, overwrite=overwrite)
-        vectors.check_tags_writable(samples, [outlier_tag], out_key, overwrite=overwrite)
-    if red_frac:
-        runs.check_writable(samples, [representative_field, distance_field],
-                            _redundancy.STEP, overwrite=overwrite)
-        vectors.check_tags_writable(samples, [redundant_tag], red_key, overwrite=overwrite)
 
     out_res = red_res = None
     if out_frac:
@@ -149,9 +179,9 @@ def filter_dataset(samples, outliers=0.05, redundant=0.05, per_class=None,
             count = vectors.class_quotas(labels, n_red)
         red_res = _redundancy.find_redundant(
             rest, count=count, embeddings_field=embeddings_field, tag=redundant_tag,
-            representative_field=representative_field, distance_field=distance_field,
-            per_class=per_class, n_components=n_components, reduce=reduce, method=method,
-            overwrite=overwrite, progress=progress,
+            link_field=link_field, distance_field=distance_field, per_class=per_class,
+            n_components=n_components, reduce=reduce, method=method, overwrite=overwrite,
+            progress=progress,
         )
 
     tags = [t for t, f in ((outlier_tag, out_frac), (redundant_tag, red_frac)) if f]
@@ -162,8 +192,9 @@ def filter_dataset(samples, outliers=0.05, redundant=0.05, per_class=None,
         "redundant": samples.match_tags(redundant_tag),
     }
     dataset = samples._root_dataset
-    for kind, view in views.items():
-        dataset.save_view(names[kind], view, overwrite=True)
+    with step.writing():
+        for kind, view in views.items():
+            dataset.save_view(names[kind], view, overwrite=True)
 
     num_out = out_res.num_outliers if out_res else 0
     num_red = red_res.num_redundant if red_res else 0
@@ -181,18 +212,16 @@ def filter_dataset(samples, outliers=0.05, redundant=0.05, per_class=None,
                   redundancy_run=red_res and red_res.run_key)
     counts = dict(samples=n, outliers=num_out, redundant=num_red, kept=n - num_out - num_red,
                   skipped=num_skipped)
-    runs.record_run(samples, key, STEP, [], params, counts, started, tags=[],
-                    saved_views=list(names.values()))
+    key = step.record(params, counts)
     return FilterResults(
         num_samples=n, num_outliers=num_out, num_redundant=num_red,
         num_kept=n - num_out - num_red, num_skipped=num_skipped, outliers=out_res,
-        redundancy=red_res,
-        views=names, class_counts=class_counts, run_key=key,
-        seconds=time.time() - started,
+        redundancy=red_res, views=names, class_counts=class_counts, run_key=key,
+        seconds=step.seconds,
     )
 
 
-def filter_arrays(X, outliers=0.05, redundant=0.05, labels=None, n_components=None,
+def filter_arrays(X, *, outliers=0.05, redundant=0.05, labels=None, n_components=None,
                   reduce="pca", method="auto", random_state=0):
     """Array-level :func:`filter_dataset`: outliers first, then redundancy among the rest.
 
@@ -207,15 +236,14 @@ def filter_arrays(X, outliers=0.05, redundant=0.05, labels=None, n_components=No
 
     Returns:
         a dict of ``(N,)`` arrays: ``outlier`` (bool), ``outlier_score``,
-        ``redundant`` (bool), ``representative`` (row kept for each row; -1
-        for outliers) and ``kept`` (bool)
+        ``redundant`` (bool), ``kept_of`` (row kept for each row; -1 for
+        outliers) and ``kept`` (bool); ``representative`` is a deprecated
+        alias of ``kept_of`` (the same array)
     """
-    X = vectors.check_array(X)
+    X = inputs.check_array(X)
     vectors.check_reduction(n_components, reduce)
     n_components = _components(n_components)
-    out_frac, red_frac = _share(outliers, "outliers"), _share(redundant, "redundant")
-    if out_frac + red_frac >= 1.0:
-        raise ValueError("outliers + redundant must be < 1; got %r" % (out_frac + red_frac))
+    out_frac, red_frac = check_shares(outliers, redundant)
     n = len(X)
     n_out = int(math.ceil(out_frac * n - 1e-9))
     n_red = int(math.floor(red_frac * n + 1e-9))
@@ -229,7 +257,7 @@ def filter_arrays(X, outliers=0.05, redundant=0.05, labels=None, n_components=No
         outlier[chosen] = True
     rest = np.flatnonzero(~outlier)
     redundant_mask = np.zeros(n, bool)
-    representative = np.where(outlier, -1, np.arange(n))
+    kept_of = np.where(outlier, -1, np.arange(n))
     if n_red:
         count = vectors.class_quotas(labels, n_red) if labels is not None else n_red
         res = _redundancy.select_redundant(
@@ -237,9 +265,10 @@ def filter_arrays(X, outliers=0.05, redundant=0.05, labels=None, n_components=No
             progress=False, method=method, n_components=n_components, reduce=reduce,
             random_state=random_state)
         redundant_mask[rest] = res["redundant"]
-        representative[rest] = rest[res["representative"]]
+        kept_of[rest] = rest[res["kept_of"]]
+    # "representative": the deprecated name of kept_of (a representative is a k-medoid).
     return dict(outlier=outlier, outlier_score=scores, redundant=redundant_mask,
-                representative=representative, kept=~outlier & ~redundant_mask)
+                kept_of=kept_of, representative=kept_of, kept=~outlier & ~redundant_mask)
 
 
 def _components(n_components):
@@ -249,30 +278,10 @@ def _components(n_components):
     return _outliers.DEFAULT_COMPONENTS if n_components is None else n_components
 
 
-def _share(value, name):
-    if value in (None, 0, 0.0):
-        return 0.0
-    return vectors.check_fraction(value, name)
-
-
-def _check_views_writable(samples, names, key, overwrite):
-    dataset = samples._root_dataset
-    ours = set()
-    for run in runs.list_runs(dataset):
-        if run["key"] == key:
-            info = dataset.get_run_info(key).config
-            ours.update(getattr(info, "saved_views", None) or [])
-    for name in names.values():
-        if dataset.has_saved_view(name) and name not in ours and not overwrite:
-            raise ValueError("The dataset already has a saved view %r not made by this "
-                             "Winnow filter; pass another view_prefix or overwrite=True"
-                             % name)
-
-
 EXPORT_FORMATS = ("filepaths", "ids")
 
 
-def export_kept(samples, path, view_prefix="winnow", format="filepaths",
+def export_kept(samples, path, *, view_prefix="winnow", format="filepaths",
                 overwrite=False, **export_kwargs):
     """Writes the kept samples of the last :func:`filter_dataset` run.
 

@@ -20,16 +20,17 @@ its full-dimensional unit rows, normalised one partition at a time, so the
 """
 
 import math
-import time
+import warnings
 
 import numpy as np
 
 import fiftyone.core.fields as fof
 import fiftyone.core.utils as fou
 
-from . import runs, vectors
+from . import inputs, runs, vectors
 
 STEP = "redundancy"
+LINK_FIELD = "redundant_of"  # find_redundant's default link field
 DEFAULT_BUDGET = 1 << 30  # bytes for the exact method's distance matrices
 METHODS = ("auto", "exact", "partitioned")
 PARTITION_COMPONENTS = 64  # PCA dimension the partitioning k-means runs in
@@ -41,7 +42,7 @@ def max_exact_size(memory_budget=DEFAULT_BUDGET):
     return int(math.sqrt(memory_budget / 8.0))
 
 
-def redundancy_clusters(X, n_clusters=None, max_distance=None, method="auto",
+def redundancy_clusters(X, *, n_clusters=None, max_distance=None, method="auto",
                         memory_budget=DEFAULT_BUDGET, partition_size=4096,
                         n_components=None, reduce="pca", random_state=0, progress=None):
     """Agglomerative clustering (cosine, average linkage) and a keeper per cluster.
@@ -63,12 +64,14 @@ def redundancy_clusters(X, n_clusters=None, max_distance=None, method="auto",
         progress (None): progress bar or callback (one step per partition)
 
     Returns:
-        a dict of ``(N,)`` arrays: ``cluster`` (cluster index), ``representative``
+        a dict of ``(N,)`` arrays: ``cluster`` (cluster index), ``kept_of``
         (row of the kept member of the row's cluster; itself if kept),
-        ``distance`` (cosine distance to the representative, 0 if kept),
-        ``redundant`` (bool), plus ``method`` and ``num_partitions``
+        ``distance`` (cosine distance to the kept member, 0 if kept),
+        ``redundant`` (bool), plus ``method`` and ``num_partitions``;
+        ``representative`` is a deprecated alias of ``kept_of`` (the same
+        array: a "representative" is a k-medoid, see ``find_representatives``)
     """
-    X = vectors.check_array(X, min_samples=1)
+    X = inputs.check_array(X, min_samples=1)
     _check_cut(len(X), n_clusters, max_distance)
     tree = RedundancyTree(X, method=method, memory_budget=memory_budget,
                           partition_size=partition_size, n_components=n_components,
@@ -93,11 +96,11 @@ class RedundancyTree:
     tried on one tree. Arguments as in :func:`redundancy_clusters`.
     """
 
-    def __init__(self, X, method="auto", memory_budget=DEFAULT_BUDGET, partition_size=4096,
-                 n_components=None, reduce="pca", random_state=0, progress=None):
-        X = vectors.check_array(X, min_samples=1)
-        if method not in METHODS:
-            raise ValueError("method must be one of %s; got %r" % (list(METHODS), method))
+    def __init__(self, X, *, method="auto", memory_budget=DEFAULT_BUDGET,
+                 partition_size=4096, n_components=None, reduce="pca", random_state=0,
+                 progress=None):
+        X = inputs.check_array(X, min_samples=1)
+        inputs.check_choice(method, METHODS, "method")
         n = len(X)
         self.n = n
         limit = max_exact_size(memory_budget)
@@ -133,12 +136,12 @@ class RedundancyTree:
         """The unit rows (float32) that were clustered, for row indices ``idx``."""
         if self.Z is not None:
             return self.Z[idx]
-        return vectors.l2_normalize(self.X[idx])
+        return inputs.l2_normalize(self.X[idx])
 
     def __len__(self):
         return self.n
 
-    def cut(self, n_clusters=None, max_distance=None):
+    def cut(self, *, n_clusters=None, max_distance=None):
         """Cuts the trees into ``n_clusters`` clusters or at ``max_distance``.
 
         Returns:
@@ -153,10 +156,16 @@ class RedundancyTree:
             local = _cut(tree, len(idx), m)
             cluster[idx] = local + offset
             offset += local.max() + 1
-        rep, dist = _representatives(self.rows, cluster)
-        return dict(cluster=cluster, representative=rep, distance=dist,
-                    redundant=rep != np.arange(n), method=self.method,
-                    num_partitions=len(self.parts))
+        kept_of, dist = _keepers(self.rows, cluster)
+        return _with_alias(dict(cluster=cluster, kept_of=kept_of, distance=dist,
+                                redundant=kept_of != np.arange(n), method=self.method,
+                                num_partitions=len(self.parts)))
+
+
+def _with_alias(out):
+    # The deprecated name of "kept_of" (a "representative" is a k-medoid); same array.
+    out["representative"] = out["kept_of"]
+    return out
 
 
 def _partition(Z, idx, size, random_state):
@@ -241,7 +250,7 @@ def _cut(tree, n, m):
     return np.unique(roots, return_inverse=True)[1].astype(np.int64)
 
 
-def _representatives(rows, cluster, block=32768):
+def _keepers(rows, cluster, block=32768):
     """Per cluster, the member nearest the centre; everyone's cosine distance to it.
 
     Args:
@@ -249,11 +258,12 @@ def _representatives(rows, cluster, block=32768):
         cluster: an ``(N,)`` int array of cluster ids ``0..k-1``
 
     Returns:
-        ``(representative (N,) int, distance (N,) float64)``; a cluster of one
-        keeps its member at distance 0. Ties go to the lowest row.
+        ``(kept_of (N,) int, distance (N,) float64)``: the row kept for each
+        row, and the distance to it; a cluster of one keeps its member at
+        distance 0. Ties go to the lowest row.
     """
     n = len(cluster)
-    rep = np.arange(n)
+    kept_of = np.arange(n)
     dist = np.zeros(n)
     sizes = np.bincount(cluster)
     # Only clusters with more than one member need work; walk them in blocks of
@@ -278,15 +288,15 @@ def _representatives(rows, cluster, block=32768):
         order = np.lexsort((idx, -closeness, local))
         best = order[np.flatnonzero(np.r_[True, local[order][1:] != local[order][:-1]])]
         keeper = best[local]  # position (in this block) of each row's keeper
-        rep[idx] = idx[keeper]
+        kept_of[idx] = idx[keeper]
         d = 1.0 - np.einsum("ij,ij->i", Z, Z[keeper])
         d[keeper == np.arange(len(idx))] = 0.0
         dist[idx] = np.clip(d, 0.0, 2.0)
         start = stop
-    return rep, dist
+    return kept_of, dist
 
 
-def select_redundant(X, count=None, fraction=None, labels=None, max_distance=None,
+def select_redundant(X, *, count=None, fraction=None, labels=None, max_distance=None,
                      progress=None, **kwargs):
     """Array-level selection of redundant rows.
 
@@ -306,7 +316,7 @@ def select_redundant(X, count=None, fraction=None, labels=None, max_distance=Non
     """
     n = len(X)
     if max_distance is None and count is None:
-        count = int(math.floor(vectors.check_fraction(fraction) * n + 1e-9))
+        count = int(math.floor(inputs.check_fraction(fraction) * n + 1e-9))
     if labels is None:
         if max_distance is not None:
             return redundancy_clusters(X, max_distance=max_distance, progress=progress, **kwargs)
@@ -316,8 +326,9 @@ def select_redundant(X, count=None, fraction=None, labels=None, max_distance=Non
     classes = np.unique(labels)
     if max_distance is None and not isinstance(count, dict):
         count = vectors.class_quotas(labels, int(count))
-    out = dict(cluster=np.zeros(n, np.int64), representative=np.arange(n),
-               distance=np.zeros(n), redundant=np.zeros(n, bool), num_partitions=0)
+    out = _with_alias(dict(cluster=np.zeros(n, np.int64), kept_of=np.arange(n),
+                           distance=np.zeros(n), redundant=np.zeros(n, bool),
+                           num_partitions=0))
     offset = 0
     with fou.ProgressBar(total=len(classes), progress=progress) as pb:
         for c in classes:
@@ -332,7 +343,7 @@ def select_redundant(X, count=None, fraction=None, labels=None, max_distance=Non
                 res = redundancy_clusters(X[idx], n_clusters=len(idx) - m, **kwargs)
             out["cluster"][idx] = res["cluster"] + offset
             offset += res["cluster"].max() + 1
-            out["representative"][idx] = idx[res["representative"]]
+            out["kept_of"][idx] = idx[res["kept_of"]]
             out["distance"][idx] = res["distance"]
             out["redundant"][idx] = res["redundant"]
             out["num_partitions"] += res["num_partitions"]
@@ -341,7 +352,7 @@ def select_redundant(X, count=None, fraction=None, labels=None, max_distance=Non
     return out
 
 
-class RedundancyResults:
+class RedundancyResults(runs.Results):
     """What :func:`find_redundant` did.
 
     Attributes:
@@ -349,28 +360,54 @@ class RedundancyResults:
             with an embedding)
         num_skipped: samples of the view skipped for having no embedding
         redundant_ids: ids of the tagged samples
-        representatives: ``{redundant id: kept id}``
+        kept_of: ``{redundant id: id of the kept sample}``
         method: ``"exact"`` or ``"partitioned"``
-        tag, representative_field, distance_field, run_key, params, seconds
+        tag, link_field, distance_field, run_key, params, seconds
+        representatives, representative_field: deprecated names of ``kept_of``
+            and ``link_field``
     """
 
-    def __init__(self, **kwargs):
-        self.__dict__.update(kwargs)
+    ATTRIBUTES = ("num_samples", "num_redundant", "num_clusters", "redundant_ids", "kept_of",
+                  "method", "tag", "link_field", "distance_field", "run_key", "params",
+                  "seconds")
 
-    def __repr__(self):
+    @property
+    def representatives(self):
+        return self.kept_of
+
+    @property
+    def representative_field(self):
+        return self.link_field
+
+    def summary(self):
         return ("Redundancy: %d of %d samples tagged %r in %d clusters (%s), linked in %r, "
-                "distances in %r, %.1f s%s"
+                "distances in %r, %.1f s"
                 % (self.num_redundant, self.num_samples, self.tag, self.num_clusters,
-                   self.method, self.representative_field, self.distance_field, self.seconds,
-                   ("; %d samples without an embedding skipped" % self.num_skipped)
-                   if self.num_skipped else ""))
+                   self.method, self.link_field, self.distance_field, self.seconds))
 
 
-def find_redundant(samples, fraction=0.05, embeddings_field="embedding", tag="redundant",
-                   representative_field="redundant_of", distance_field="redundancy_distance",
+def link_field_name(link_field, representative_field=None):
+    """``link_field``, or its deprecated name ``representative_field`` when given.
+
+    Raises:
+        ValueError: both given, with different values
+    """
+    if representative_field is None:
+        return link_field
+    warnings.warn("representative_field is deprecated: pass link_field (a representative "
+                  "is a k-medoid, see find_representatives)", DeprecationWarning,
+                  stacklevel=3)
+    if link_field not in (LINK_FIELD, representative_field):
+        raise ValueError("Pass link_field or its deprecated name representative_field, "
+                         "not both (%r and %r)" % (link_field, representative_field))
+    return representative_field
+
+
+def find_redundant(samples, *, fraction=0.05, embeddings_field="embedding", tag="redundant",
+                   link_field=LINK_FIELD, distance_field="redundancy_distance",
                    per_class=None, max_distance=None, n_components=None, reduce="pca",
                    method="auto", memory_budget=DEFAULT_BUDGET, partition_size=4096,
-                   overwrite=False, progress=None, count=None):
+                   overwrite=False, progress=None, count=None, representative_field=None):
     """Tags the semantically redundant samples of a collection and links them to a keeper.
 
     Agglomerative clustering (cosine, average linkage) of the N embeddings into
@@ -378,17 +415,19 @@ def find_redundant(samples, fraction=0.05, embeddings_field="embedding", tag="re
     samples are tagged; the thesis's ``floor((1 - fraction) · N)`` clusters
     differ by at most one), or cut at ``max_distance``. In each cluster the
     member nearest the centre is kept; every other member gets ``tag``, the id
-    of the kept member in ``representative_field`` and the cosine distance to
-    it in ``distance_field``. See :func:`redundancy_clusters` for the method.
+    of the kept member in ``link_field`` and the cosine distance to it in
+    ``distance_field``. See :func:`redundancy_clusters` for the method.
     Samples without an embedding (unreadable images) are skipped and counted
-    in ``num_skipped``; N counts the others.
+    in ``num_skipped``; N counts the others. The run is recorded as
+    ``winnow_redundancy_<link_field>``, scored by ``distance_field``
+    (nearest copies first).
 
     Args:
         samples: a dataset or view
         fraction (0.05): share to tag, in (0, 1)
         embeddings_field ("embedding"): the vector field
         tag ("redundant"): the sample tag for redundant samples
-        representative_field ("redundant_of"): string field, the kept sample's id
+        link_field ("redundant_of"): string field, the kept sample's id
         distance_field ("redundancy_distance"): float field, cosine distance
         per_class (None): a label field; clustering runs within each class and
             each class loses its proportional share
@@ -400,27 +439,26 @@ def find_redundant(samples, fraction=0.05, embeddings_field="embedding", tag="re
         progress (None): progress bar or callback
         count (None): tag exactly this many (an int, or ``{label: count}``
             with ``per_class``) instead of ``floor(fraction · N)``
+        representative_field (None): deprecated name of ``link_field``
 
     Returns:
         a :class:`RedundancyResults`
     """
-    started = time.time()
+    link_field = link_field_name(link_field, representative_field)
     if max_distance is None and count is None:
-        fraction = vectors.check_fraction(fraction)
-    if method not in METHODS:
-        raise ValueError("method must be one of %s; got %r" % (list(METHODS), method))
+        fraction = inputs.check_fraction(fraction)
+    inputs.check_choice(method, METHODS, "method")
     vectors.check_reduction(n_components, reduce)
-    fields = [representative_field, distance_field]
-    key = runs.run_key(STEP, representative_field)
-    runs.check_writable(samples, fields, STEP, overwrite=overwrite)
-    vectors.check_tags_writable(samples, [tag], key, overwrite=overwrite)
-    ids, X, labels, num_skipped = vectors.load_vectors(samples, embeddings_field, per_class)
-    if isinstance(count, dict):
-        pass  # per-class counts are checked against each class's size
-    elif count is not None and (isinstance(count, bool) or not isinstance(
-            count, (int, np.integer)) or not 0 <= count < len(ids)):
-        raise ValueError("count must be an integer in [0, %d) (the samples with embeddings; "
-                         "one must be kept); got %r" % (len(ids), count))
+    inputs.check_collection(samples)
+    fields = [link_field, distance_field]
+    step = runs.Step(samples, STEP, fields=fields, tags=[tag], overwrite=overwrite,
+                     score=dict(field=distance_field, descending=False))
+    ids, X, labels, num_skipped = inputs.load_vectors(samples, embeddings_field, per_class)
+    if count is not None and not isinstance(count, dict):  # a dict is checked per class
+        count = inputs.check_count(count, len(ids))
+        if count == len(ids):
+            raise ValueError("count must be below the %d samples with embeddings (one must "
+                             "be kept); got %r" % (len(ids), count))
 
     res = select_redundant(
         X, count=count, fraction=fraction, labels=labels, max_distance=max_distance,
@@ -428,23 +466,22 @@ def find_redundant(samples, fraction=0.05, embeddings_field="embedding", tag="re
         partition_size=partition_size, n_components=n_components, reduce=reduce,
     )
     redundant = np.flatnonzero(res["redundant"])
-    links = {ids[i]: ids[res["representative"][i]] for i in redundant}
+    kept_of = {ids[i]: ids[res["kept_of"][i]] for i in redundant}
     distances = {ids[i]: float(res["distance"][i]) for i in redundant}
 
     # One final write; a re-run first takes back its own tag.
     dataset = samples._root_dataset
-    with runs.writing(samples, key, STEP, fields, tags=[tag]):
+    with step.writing():
         dataset.untag_samples(tag)
         for f in fields:  # a re-run replaces the whole previous result
             if f in dataset.get_field_schema():
                 dataset.clear_sample_field(f)
-        vectors.declare_field(samples, representative_field, fof.StringField)
-        vectors.declare_field(samples, distance_field, fof.FloatField)
-        samples.set_values(representative_field, {i: links.get(i) for i in ids},
-                           key_field="id")
+        inputs.declare_field(samples, link_field, fof.StringField)
+        inputs.declare_field(samples, distance_field, fof.FloatField)
+        samples.set_values(link_field, {i: kept_of.get(i) for i in ids}, key_field="id")
         samples.set_values(distance_field, {i: distances.get(i) for i in ids}, key_field="id")
         if len(redundant):
-            dataset.select(list(links)).tag_samples(tag)
+            dataset.select(list(kept_of)).tag_samples(tag)
 
     params = dict(fraction=fraction, count=count, max_distance=max_distance,
                   embeddings_field=embeddings_field, per_class=per_class,
@@ -453,11 +490,10 @@ def find_redundant(samples, fraction=0.05, embeddings_field="embedding", tag="re
     num_clusters = int(len(np.unique(res["cluster"])))
     counts = dict(samples=len(ids), redundant=len(redundant), clusters=num_clusters,
                   partitions=res["num_partitions"], skipped=num_skipped)
-    runs.record_run(samples, key, STEP, fields, params, counts, started, tags=[tag])
+    key = step.record(params, counts)
     return RedundancyResults(
         num_samples=len(ids), num_redundant=len(redundant), num_clusters=num_clusters,
-        num_skipped=num_skipped, redundant_ids=list(links), representatives=links,
-        method=res["method"],
-        tag=tag, representative_field=representative_field, distance_field=distance_field,
-        run_key=key, params=params, seconds=time.time() - started,
+        num_skipped=num_skipped, redundant_ids=list(kept_of), kept_of=kept_of,
+        method=res["method"], tag=tag, link_field=link_field, distance_field=distance_field,
+        run_key=key, params=params, seconds=step.seconds,
     )
