@@ -36,17 +36,14 @@ and refuse, with a clear error, when it would not fit.
 
 import collections
 import math
-import time
 import warnings
 
 import numpy as np
 
-import fiftyone.core.collections as foc
 import fiftyone.core.fields as fof
-import fiftyone.core.labels as fol
 import fiftyone.core.utils as fou
 
-from . import runs, vectors
+from . import inputs, runs, vectors
 
 STEP = "representatives"
 METRICS = ("cosine", "euclidean")
@@ -80,7 +77,7 @@ def max_matrix_size(memory_budget=DEFAULT_MEMORY_BUDGET):
     return int(math.isqrt(max(int(memory_budget), 0) // 4))
 
 
-def kmedoids(X, k, metric="cosine", method="auto", seed=0,
+def kmedoids(X, k, *, metric="cosine", method="auto", seed=0,
              memory_budget=DEFAULT_MEMORY_BUDGET, sample_size=None, num_draws=3,
              max_iter=100):
     """Clusters N points around k medoids (actual points), minimizing the sum of
@@ -105,11 +102,11 @@ def kmedoids(X, k, metric="cosine", method="auto", seed=0,
         a :class:`KMedoidsFit` ``(medoids (k,), labels (N,), distances (N,), loss,
         method)``
     """
-    X = _check_X(X)
+    X = inputs.check_array(X, min_samples=1)
     n = len(X)
     k = _check_k(k, n)
-    _check_choice(metric, METRICS, "metric")
-    _check_choice(method, METHODS, "method")
+    inputs.check_choice(metric, METRICS, "metric")
+    inputs.check_choice(method, METHODS, "method")
     fits = n <= max_matrix_size(memory_budget)
     if method == "auto":
         method = "swap" if fits else "clara"
@@ -139,7 +136,7 @@ def kmedoids(X, k, metric="cosine", method="auto", seed=0,
     return _finish(Xp, medoids, metric, ran)
 
 
-def choose_k(X, k_range=DEFAULT_K_RANGE, metric="cosine", criterion="silhouette", seed=0,
+def choose_k(X, *, k_range=DEFAULT_K_RANGE, metric="cosine", criterion="silhouette", seed=0,
              sample_size=4000, memory_budget=DEFAULT_MEMORY_BUDGET, callback=None):
     """Chooses k by clustering with every k in ``k_range`` and scoring each.
 
@@ -165,10 +162,10 @@ def choose_k(X, k_range=DEFAULT_K_RANGE, metric="cosine", criterion="silhouette"
         and a dict ``{k: score}``. With N < 3 there is nothing to compare:
         ``(1, {})``
     """
-    X = _check_X(X)
-    _check_choice(metric, METRICS, "metric")
-    _check_choice(criterion, CRITERIA, "criterion")
-    ks = k_candidates(len(X), k_range)
+    X = inputs.check_array(X, min_samples=1)
+    inputs.check_choice(metric, METRICS, "metric")
+    inputs.check_choice(criterion, CRITERIA, "criterion")
+    ks = k_candidates(len(X), k_range=k_range)
     if not ks:
         return 1, {}
     rng = np.random.default_rng(seed)
@@ -188,13 +185,13 @@ def choose_k(X, k_range=DEFAULT_K_RANGE, metric="cosine", criterion="silhouette"
     return best, scores
 
 
-def k_candidates(n, k_range=DEFAULT_K_RANGE):
+def k_candidates(n, *, k_range=DEFAULT_K_RANGE):
     """The ks :func:`choose_k` tries for N points: ``k_range`` capped at ``N - 1``."""
     lo, hi = _check_k_range(k_range)
     return list(range(lo, min(hi, n - 1) + 1))
 
 
-def pairwise_distances(X, Y=None, metric="cosine", prepared=False):
+def pairwise_distances(X, Y=None, *, metric="cosine", prepared=False):
     """Distances between the rows of X and Y (X and X when Y is None).
 
     Args:
@@ -222,7 +219,7 @@ def pairwise_distances(X, Y=None, metric="cosine", prepared=False):
     return D
 
 
-def eager_swap(D, medoids, max_passes=100):
+def eager_swap(D, medoids, *, max_passes=100):
     """Swap refinement on a distance matrix: until no swap of a medoid with a
     non-medoid lowers the loss (PAM's stopping rule).
 
@@ -274,21 +271,6 @@ def eager_swap(D, medoids, max_passes=100):
 # Array-level internals
 
 
-def _check_X(X):
-    X = np.asarray(X)
-    if X.ndim != 2:
-        raise ValueError("Embeddings must be a 2-D (N, D) array; got shape %s" % (X.shape,))
-    if X.shape[0] < 1 or X.shape[1] < 1:
-        raise ValueError("Embeddings are empty: shape %s" % (X.shape,))
-    if not np.issubdtype(X.dtype, np.number):
-        raise ValueError("Embeddings must be numeric; got dtype %s" % X.dtype)
-    bad = vectors.nonfinite_rows(X)
-    if bad.any():
-        raise ValueError("%d embedding(s) contain NaN or infinite values (first at row %d)"
-                         % (int(bad.sum()), int(np.flatnonzero(bad)[0])))
-    return X
-
-
 def _check_k(k, n):
     if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
         raise ValueError("k must be a positive integer; got %r" % (k,))
@@ -309,11 +291,6 @@ def _check_k_range(k_range):
     return lo, hi
 
 
-def _check_choice(value, choices, name):
-    if value not in choices:
-        raise ValueError("%s must be one of %s; got %r" % (name, list(choices), value))
-
-
 def _import_fasterpam():
     try:
         import kmedoids as _kmedoids
@@ -324,12 +301,11 @@ def _import_fasterpam():
 
 
 def _prepare(X, metric):
-    X = np.asarray(X, dtype=np.float32)
+    """Rows ready for :func:`pairwise_distances`: contiguous float32, unit length for
+    cosine (zero vectors stay zero: distance 1 to everything)."""
     if metric == "cosine":
-        norms = np.linalg.norm(X, axis=1, keepdims=True)
-        norms[norms == 0] = 1.0  # zero vectors stay zero: distance 1 to everything
-        X = X / norms
-    return np.ascontiguousarray(X)
+        return inputs.l2_normalize(X)  # block by block into one float32 array
+    return np.ascontiguousarray(X, dtype=np.float32)
 
 
 def _fit_matrix(D, k, method, seed, max_iter):
@@ -554,7 +530,8 @@ def _score(D, medoids, criterion):
 # Dataset level
 
 
-class RepresentativesResults:
+
+class RepresentativesResults(runs.Results):
     """What :func:`find_representatives` did.
 
     Attributes:
@@ -568,21 +545,23 @@ class RepresentativesResults:
         methods: ``{class: method that ran}``
         medoid_ids: sample ids of the medoids, in cluster order
         cluster_sizes: samples per cluster, in cluster order
+        per_class, metric: as passed
         cluster_field, distance_field, rank_field, tag: what was written
         saved_view: the name of the saved view (one sample per cluster)
         run_key: the run recorded on the dataset
         seconds: wall time
     """
 
-    def __init__(self, **kwargs):
-        self.__dict__.update(kwargs)
+    ATTRIBUTES = ("num_samples", "num_clusters", "ks", "k_scores", "loss", "methods",
+                  "medoid_ids", "cluster_sizes", "per_class", "metric", "cluster_field",
+                  "distance_field", "rank_field", "tag", "saved_view", "run_key", "seconds")
 
     @property
     def k(self):
         """The k used (a dict ``{class: k}`` with ``per_class``)."""
         return self.ks if self.per_class else self.ks[None]
 
-    def __repr__(self):
+    def summary(self):
         if self.per_class:
             how = "per class of %r (%d classes, k from %d to %d)" % (
                 self.per_class, len(self.ks), min(self.ks.values()), max(self.ks.values()))
@@ -591,9 +570,7 @@ class RepresentativesResults:
         return ("Representatives: %d clusters of %d samples, %s, %s metric, loss %.4g; "
                 "medoids tagged %r, clusters in %r, saved view %r, %.1f s"
                 % (self.num_clusters, self.num_samples, how, self.metric, self.loss,
-                   self.tag, self.cluster_field, self.saved_view, self.seconds)
-                + ("; %d samples without an embedding skipped" % self.num_skipped
-                   if self.num_skipped else ""))
+                   self.tag, self.cluster_field, self.saved_view, self.seconds))
 
 
 def saved_view_name(cluster_field="cluster"):
@@ -602,12 +579,13 @@ def saved_view_name(cluster_field="cluster"):
                                        else "-" + cluster_field)
 
 
-def find_representatives(samples, k=10, embeddings_field="embedding", cluster_field="cluster",
-                         tag="representative", distance_field="medoid_distance",
-                         rank_field="medoid_rank", metric="cosine", per_class=None,
-                         backend="auto", k_range=DEFAULT_K_RANGE, criterion="silhouette",
-                         seed=0, memory_budget=DEFAULT_MEMORY_BUDGET, progress=None,
-                         overwrite=False):
+def find_representatives(samples, *, k=10, embeddings_field="embedding",
+                         cluster_field="cluster", tag="representative",
+                         distance_field="medoid_distance", rank_field="medoid_rank",
+                         metric="cosine", per_class=None, method="auto",
+                         k_range=DEFAULT_K_RANGE, criterion="silhouette", seed=0,
+                         memory_budget=DEFAULT_MEMORY_BUDGET, progress=None,
+                         overwrite=False, backend=None):
     """Clusters a dataset or view with k-medoids and marks the medoids as representatives.
 
     Every sample gets its cluster id (``cluster_field``) and its distance to its
@@ -626,36 +604,38 @@ def find_representatives(samples, k=10, embeddings_field="embedding", cluster_fi
             samples (of each class with ``per_class``), at least 1; or
             ``"auto"`` to choose k by ``criterion`` over ``k_range``
             (:func:`choose_k`). With ``per_class`` an int is the k of each class,
-            capped at the class size
+            capped at the class size (see :func:`group_k`)
         embeddings_field ("embedding"): the vector field
         cluster_field ("cluster"): int field, the cluster id (unique across classes)
         tag ("representative"): the sample tag of medoids
         distance_field ("medoid_distance"): float field, distance to the medoid
         rank_field ("medoid_rank"): int field, set on medoids only
         metric ("cosine"): ``"cosine"`` or ``"euclidean"``
-        per_class (None): a label field (Classification or string): each class is
-            clustered on its own, so every class has representatives. Samples
-            without a label form their own group
-        backend ("auto"): see :func:`kmedoids` ``method``; ``"fasterpam"``
-            needs the opt-in GPL ``kmedoids`` package
+        per_class (None): a label field (``fo.Classification``, string, int or
+            bool field, or a dotted path to one; see
+            :func:`~winnow.plugin.inputs.label_field`): each class is clustered
+            on its own, so every class has representatives. Samples without a
+            label form their own group
+        method ("auto"): the k-medoids method, see :func:`kmedoids`;
+            ``"fasterpam"`` needs the opt-in GPL ``kmedoids`` package
         k_range ((2, 20)), criterion ("silhouette"): for ``k="auto"``
         seed (0): random seed
         memory_budget (1 GiB): bytes allowed for a distance matrix
         progress (None): True/False, or a callback taking a FiftyOne progress bar
         overwrite (False): whether fields, the tag or the saved view not written
             by this step may be replaced
+        backend (None): deprecated name of ``method`` (the App form's name);
+            give one of the two
 
     Returns:
         a :class:`RepresentativesResults`
     """
-    started = time.time()
-    if not isinstance(samples, foc.SampleCollection):
-        raise TypeError("samples must be a FiftyOne dataset or view; got %s"
-                        % type(samples).__name__)
-    _check_choice(metric, METRICS, "metric")
-    _check_choice(backend, METHODS, "backend")
-    _check_choice(criterion, CRITERIA, "criterion")
-    if backend == "fasterpam":
+    inputs.check_collection(samples)
+    method, method_param = _method(method, backend)
+    inputs.check_choice(metric, METRICS, "metric")
+    inputs.check_choice(method, METHODS, method_param)
+    inputs.check_choice(criterion, CRITERIA, "criterion")
+    if method == "fasterpam":
         _import_fasterpam()
     if k == "auto":
         _check_k_range(k_range)
@@ -663,26 +643,24 @@ def find_representatives(samples, k=10, embeddings_field="embedding", cluster_fi
     if len(set(fields)) != 3:
         raise ValueError("cluster_field, distance_field and rank_field must differ; got %r"
                          % (fields,))
-    if not isinstance(tag, str) or not tag:
-        raise ValueError("tag must be a non-empty string; got %r" % (tag,))
-    key = runs.run_key(STEP, cluster_field)
     view_name = saved_view_name(cluster_field)
-    runs.check_writable(samples, fields, STEP, overwrite=overwrite)
-    _check_tag_and_view(samples, tag, view_name, key, overwrite)
+    step = runs.Step(samples, STEP, fields=fields, tags=[tag], saved_views=[view_name],
+                     score=dict(field=distance_field, descending=False), overwrite=overwrite)
 
-    ids, X, num_skipped = _load_embeddings(samples, embeddings_field)
-    # Samples without an embedding (unreadable images) are skipped, and reported.
-    embedded = samples.exists(embeddings_field) if num_skipped else samples
-    groups = _groups(embedded, per_class, len(ids))
-    ks = {label: _group_k(k, len(idx), label, per_class) for label, idx in groups}
+    labels = None if per_class is None else inputs.label_field(samples, per_class)
+    # Unlabeled samples are clustered too, as a group of their own.
+    ids, X, labels, num_skipped = inputs.load_vectors(samples, embeddings_field, labels,
+                                                      unlabeled="keep")
+    groups = _groups(labels, len(ids))
+    ks = {label: group_k(k, len(idx), per_class=per_class) for label, idx in groups}
 
     # Compute everything, then write once.
     n = len(ids)
-    labels = np.empty(n, dtype=np.int64)
+    cluster = np.empty(n, dtype=np.int64)
     distances = np.empty(n, dtype=np.float32)
     ranks = {}
     medoid_rows, sizes, methods, k_scores = [], [], {}, {}
-    steps = sum(len(k_candidates(len(idx), k_range)) if ks[lab] == "auto" else 0
+    steps = sum(len(k_candidates(len(idx), k_range=k_range)) if ks[lab] == "auto" else 0
                 for lab, idx in groups) + len(groups)
     offset = 0
     with fou.ProgressBar(total=steps, progress=progress) as pb:
@@ -690,14 +668,14 @@ def find_representatives(samples, k=10, embeddings_field="embedding", cluster_fi
             kg = ks[label]
             if kg == "auto":
                 kg, k_scores[label] = choose_k(
-                    X[idx], k_range, metric=metric, criterion=criterion, seed=seed,
+                    X[idx], k_range=k_range, metric=metric, criterion=criterion, seed=seed,
                     memory_budget=memory_budget, callback=lambda: pb.update(1))
                 ks[label] = kg
             Xg = X if len(idx) == len(X) else X[idx]  # one group: no copy
-            fit = kmedoids(Xg, kg, metric=metric, method=backend, seed=seed,
+            fit = kmedoids(Xg, kg, metric=metric, method=method, seed=seed,
                            memory_budget=memory_budget)
             pb.update(1)
-            labels[idx] = fit.labels + offset
+            cluster[idx] = fit.labels + offset
             distances[idx] = fit.distances
             for j, row in enumerate(fit.medoids.tolist()):
                 ranks[ids[idx[row]]] = j
@@ -709,112 +687,56 @@ def find_representatives(samples, k=10, embeddings_field="embedding", cluster_fi
 
     # One final write; a re-run first takes back its own tag and fields.
     dataset = samples._root_dataset
-    with runs.writing(samples, key, STEP, fields, tags=[tag]):
+    with step.writing():
         dataset.untag_samples(tag)
         schema = dataset.get_field_schema()
         for f, ftype in zip(fields, (fof.IntField, fof.FloatField, fof.IntField)):
-            if f in schema and type(schema[f]) is ftype:
+            if f in schema:
                 dataset.clear_sample_field(f)
-            else:
-                if f in schema:  # overwrite=True on a field of another type
-                    dataset.delete_sample_field(f)
-                dataset.add_sample_field(f, ftype)
-        samples.set_values(cluster_field, dict(zip(ids, labels.tolist())), key_field="id")
+            inputs.declare_field(samples, f, ftype)
+        samples.set_values(cluster_field, dict(zip(ids, cluster.tolist())), key_field="id")
         samples.set_values(distance_field, dict(zip(ids, distances.astype(float).tolist())),
                            key_field="id")
         dataset.select(medoid_ids).set_values(rank_field, ranks, key_field="id")
         dataset.select(medoid_ids).tag_samples(tag)
         dataset.save_view(view_name, dataset.exists(rank_field).sort_by(cluster_field),
                           description="Winnow: one k-medoid representative per cluster "
-                                      "(run %s)" % key, overwrite=True)
+                                      "(run %s)" % step.key, overwrite=True)
 
     loss = float(distances.sum(dtype=np.float64))
     params = dict(k=k if isinstance(k, str) else float(k) if isinstance(k, float) else int(k),
                   embeddings_field=embeddings_field, metric=metric, per_class=per_class,
-                  backend=backend, k_range=list(k_range), criterion=criterion, seed=seed,
+                  method=method, k_range=list(k_range), criterion=criterion, seed=seed,
                   memory_budget=int(memory_budget),
                   ks={str(lab): int(v) for lab, v in ks.items()},
                   methods={str(lab): m for lab, m in methods.items()})
     counts = dict(samples=n, clusters=len(medoid_ids), loss=loss, skipped=num_skipped)
-    runs.record_run(samples, key, STEP, fields, params, counts, started, tags=[tag],
-                    saved_views=[view_name])
+    key = step.record(params, counts)
     return RepresentativesResults(
-        num_samples=n, num_clusters=len(medoid_ids), num_skipped=num_skipped, ks=ks, k_scores=k_scores, loss=loss,
-        methods=methods, medoid_ids=medoid_ids, cluster_sizes=sizes, per_class=per_class,
-        metric=metric, cluster_field=cluster_field, distance_field=distance_field,
-        rank_field=rank_field, tag=tag, saved_view=view_name, run_key=key,
-        seconds=time.time() - started,
+        num_samples=n, num_clusters=len(medoid_ids), num_skipped=num_skipped, ks=ks,
+        k_scores=k_scores, loss=loss, methods=methods, medoid_ids=medoid_ids,
+        cluster_sizes=sizes, per_class=per_class, metric=metric, cluster_field=cluster_field,
+        distance_field=distance_field, rank_field=rank_field, tag=tag, saved_view=view_name,
+        run_key=key, seconds=step.seconds,
     )
 
 
-def _check_tag_and_view(samples, tag, view_name, key, overwrite):
-    if overwrite:
-        return
-    dataset = samples._root_dataset
-    ours = {"tags": [], "views": []}
-    if key in dataset.list_runs():
-        config = dataset.get_run_info(key).config
-        ours = {"tags": list(getattr(config, "tags", []) or []),
-                "views": list(getattr(config, "saved_views", []) or [])}
-    if tag not in ours["tags"] and dataset.count_sample_tags().get(tag):
-        raise ValueError("Samples already carry the tag %r, not from this Winnow step; "
-                         "choose another tag or pass overwrite=True" % tag)
-    if view_name not in ours["views"] and dataset.has_saved_view(view_name):
-        raise ValueError("The dataset already has a saved view %r not made by this Winnow "
-                         "step; choose another cluster_field or pass overwrite=True"
-                         % view_name)
+def group_k(k, n, *, per_class=None):
+    """The k of a group of ``n`` samples, as :func:`find_representatives` reads ``k``.
 
+    Args:
+        k: an int, a fraction in (0, 1) of the group (at least 1), or ``"auto"``
+        n: the group's size
+        per_class (None): the run's label field; with one, an int k is capped at
+            the class size (every sample of a small class represents itself),
+            without one a k larger than ``n`` is an error
 
-def _load_embeddings(samples, field):
-    """``(ids, X, num_skipped)`` of the samples that have a vector in ``field``."""
-    from .vectors import check_vector_field
+    Returns:
+        an int, or ``"auto"`` (a group of fewer than 3 samples gets 1)
 
-    check_vector_field(samples.get_field_schema(), field)
-    ids, vecs = samples.values(["id", field])
-    if not ids:
-        raise ValueError("The view is empty: there are no samples to cluster")
-    keep = [i for i, v in enumerate(vecs) if v is not None]
-    if not keep:
-        raise ValueError("No sample of the view has a %r vector; compute embeddings first "
-                         "(winnow.compute_embeddings)" % field)
-    num_skipped = len(ids) - len(keep)
-    ids, vecs = [ids[i] for i in keep], [vecs[i] for i in keep]
-    try:
-        X = np.asarray(vecs, dtype=np.float32)
-    except ValueError:
-        raise ValueError("The vectors in %r have different lengths" % field)
-    if X.ndim != 2:
-        raise ValueError("The vectors in %r have different lengths" % field)
-    return ids, _check_X(X), num_skipped
-
-
-def _groups(samples, per_class, n):
-    """``[(label, rows)]``: one group of all rows, or one per class (sorted; None last)."""
-    if per_class is None:
-        return [(None, np.arange(n))]
-    if not isinstance(per_class, str) or not per_class:
-        raise ValueError("per_class must be a label field name or None; got %r" % (per_class,))
-    schema = samples.get_field_schema()
-    field = schema.get(per_class)
-    if field is None:
-        raise ValueError("The collection has no field %r for per_class" % per_class)
-    if isinstance(field, fof.StringField):
-        path = per_class
-    elif (isinstance(field, fof.EmbeddedDocumentField)
-          and issubclass(field.document_type, fol.Classification)):
-        path = per_class + ".label"
-    else:
-        raise ValueError("per_class must be a Classification or string field; %r is %s"
-                         % (per_class, type(field).__name__))
-    values = samples.values(path)
-    by_label = collections.defaultdict(list)
-    for i, v in enumerate(values):
-        by_label[v].append(i)
-    order = sorted(by_label, key=lambda v: (v is None, str(v)))
-    return [(v, np.array(by_label[v], dtype=np.int64)) for v in order]
-
-
-def _group_k(k, n, label, per_class):
+    Raises:
+        ValueError: a k that is none of these
+    """
     if k == "auto":
         return "auto" if n >= 3 else 1
     if isinstance(k, float) and not isinstance(k, bool):
@@ -825,8 +747,38 @@ def _group_k(k, n, label, per_class):
         raise ValueError("k must be a positive integer, a fraction in (0, 1) or 'auto'; "
                          "got %r" % (k,))
     if per_class is not None:
-        return int(min(k, n))  # a class smaller than k: every sample represents itself
+        return int(min(k, n))
     if k > n:
         raise ValueError("k=%d is larger than the number of samples in the view (%d)"
                          % (k, n))
     return int(k)
+
+
+def _group_k(k, n, label, per_class):
+    # TRANSITION: plugin/curate.py still calls this; it goes once curate calls group_k.
+    return group_k(k, n, per_class=per_class)
+
+
+def _method(method, backend):
+    """The k-medoids method from ``method`` or its deprecated alias ``backend``, and
+    the parameter's name for messages."""
+    if backend is None:
+        return method, "method"
+    warnings.warn("find_representatives(backend=...) is deprecated: pass method=...",
+                  DeprecationWarning, stacklevel=3)
+    if method not in ("auto", backend):
+        raise ValueError("Pass method or its deprecated name backend, not both; got "
+                         "method=%r, backend=%r" % (method, backend))
+    return backend, "backend"
+
+
+def _groups(labels, n):
+    """``[(label, rows)]``: one group of all N rows (``labels`` None), or one per
+    class, sorted, the unlabeled samples (None) last."""
+    if labels is None:
+        return [(None, np.arange(n))]
+    by_label = collections.defaultdict(list)
+    for i, v in enumerate(labels):
+        by_label[v].append(i)
+    order = sorted(by_label, key=lambda v: (v is None, str(v)))
+    return [(v, np.array(by_label[v], dtype=np.int64)) for v in order]
