@@ -12,20 +12,19 @@ no remapping.
 """
 
 import collections
+import numbers
 import os
-import time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-import fiftyone.core.collections as foc
 import fiftyone.core.fields as fof
 import fiftyone.core.labels as fol
 import fiftyone.core.utils as fou
 
-from . import images, models, runs
+from . import images, inputs, models, runs
 
 STEP = "cam"
 METHODS = ("cam", "gradcam")
@@ -133,7 +132,7 @@ def combine_scales(maps_per_scale, size, eps=1e-3):
     return normalize_maps(np.exp(logs) - eps)
 
 
-def boxes_from_heatmap(heatmap, threshold=DEFAULT_THRESHOLD, mode="largest"):
+def boxes_from_heatmap(heatmap, *, threshold=DEFAULT_THRESHOLD, mode="largest"):
     """Boxes around the connected regions of a heatmap above a fraction of its max.
 
     Args:
@@ -153,10 +152,7 @@ def boxes_from_heatmap(heatmap, threshold=DEFAULT_THRESHOLD, mode="largest"):
     heatmap = np.asarray(heatmap, dtype=np.float32)
     if heatmap.ndim != 2:
         raise ValueError("heatmap must be 2-D; got shape %s" % (heatmap.shape,))
-    if not 0 <= threshold < 1:
-        raise ValueError("threshold must be in [0, 1); got %r" % (threshold,))
-    if mode not in BOX_MODES:
-        raise ValueError("mode must be one of %s; got %r" % (BOX_MODES, mode))
+    _check_boxes(threshold, mode, "mode")
     peak = float(heatmap.max()) if heatmap.size else 0.0
     if not peak > 0:
         return []
@@ -333,39 +329,33 @@ def _normalize(batch, size, mean, std):
 # --------------------------------------------------------------------------- dataset
 
 
-class CamResults:
+class CamResults(images.ImageResults):
     """What :func:`compute_cam` did.
 
     Attributes:
         heatmap_field, prediction_field, boxes_field, error_field: fields written
         method, model, layer, scales, threshold, box_mode: how
         num_samples, num_mapped: samples in the view / that got a heatmap
+        num_failed: samples whose image could not be read (or had no usable label)
         failures: a dict ``{reason: count}``
         run_key: the key of the run recorded on the dataset
         seconds: wall time
     """
 
-    def __init__(self, **kwargs):
-        self.__dict__.update(kwargs)
+    ATTRIBUTES = ("heatmap_field", "prediction_field", "boxes_field", "error_field",
+                  "method", "model", "layer", "scales", "threshold", "box_mode",
+                  "num_samples", "num_mapped", "failures", "run_key", "seconds")
 
-    @property
-    def num_failed(self):
-        return self.num_samples - self.num_mapped
-
-    def __repr__(self):
-        lines = ["%s heatmaps %r: %d/%d samples (model %s, layer %s, scales %s) in %.1f s"
-                 % ("CAM" if self.method == "cam" else "Grad-CAM", self.heatmap_field,
-                    self.num_mapped, self.num_samples, self.model, self.layer,
-                    list(self.scales), self.seconds)]
-        if self.failures:
-            lines.append("%d failed (reasons in field %r):" % (self.num_failed, self.error_field))
-            for reason, count in sorted(self.failures.items(), key=lambda kv: -kv[1])[:10]:
-                lines.append("  %5d  %s" % (count, reason))
-        return "\n".join(lines)
+    def summary(self):
+        return ("%s heatmaps %r: %d/%d samples (model %s, layer %s, scales %s) in %.1f s"
+                % ("CAM" if self.method == "cam" else "Grad-CAM", self.heatmap_field,
+                   self.num_mapped, self.num_samples, self.model, self.layer,
+                   list(self.scales), self.seconds))
 
 
 def compute_cam(
     samples,
+    *,
     model=models.DEFAULT_MODEL,
     method="cam",
     layer=None,
@@ -430,21 +420,18 @@ def compute_cam(
     Returns:
         a :class:`CamResults`
     """
-    started = time.time()
     scales = _validate_scales(scales)
     map_size = _validate_map_size(map_size)
-    _validate(samples, method, threshold, box_mode, batch_size, num_workers)
+    images.check_image_step(samples, batch_size=batch_size, num_workers=num_workers)
+    inputs.check_choice(method, METHODS, "method")
+    _check_boxes(threshold, box_mode, "box_mode")
     error_field = heatmap_field + "_error"
     fields = [f for f in (heatmap_field, prediction_field, boxes_field, error_field) if f]
     if len(set(fields)) != len(fields):
         raise ValueError("heatmap_field, prediction_field and boxes_field must differ; got %s"
                          % fields)
-    key = runs.run_key(STEP, heatmap_field)
-    runs.check_writable(samples, fields, STEP, overwrite=overwrite)
-
+    step = runs.Step(samples, STEP, fields=fields, overwrite=overwrite)
     ids, filepaths = samples.values(["id", "filepath"])
-    if not ids:
-        raise ValueError("The view is empty: there are no samples to map")
 
     loaded = models.load_model(model, weights_path=weights_path, device=device)
     classes = loaded.classes
@@ -473,22 +460,21 @@ def compute_cam(
         name = _class_name(classes, int(targets[i]))
         boxes[sid] = fol.Detections(detections=[
             fol.Detection(label=name, bounding_box=box, confidence=score)
-            for box, score in boxes_from_heatmap(maps[i], threshold, box_mode)])
+            for box, score in boxes_from_heatmap(maps[i], threshold=threshold,
+                                                 mode=box_mode)])
     error_values = {sid: errors.get(i) for i, sid in enumerate(ids)}
 
-    # One bulk write per field, after every image was processed (marked, so that a
-    # process killed mid-write leaves a record the next run cleans up).
-    with runs.writing(samples, key, STEP, fields):
-        _declare_field(samples, heatmap_field, fof.EmbeddedDocumentField, fol.Heatmap)
-        samples.set_values(heatmap_field, heat, key_field="id")
-        if prediction_field:
-            _declare_field(samples, prediction_field, fof.EmbeddedDocumentField,
-                           fol.Classification)
-            samples.set_values(prediction_field, preds, key_field="id")
-        if boxes_field:
-            _declare_field(samples, boxes_field, fof.EmbeddedDocumentField, fol.Detections)
-            samples.set_values(boxes_field, boxes, key_field="id")
-        _declare_field(samples, error_field, fof.StringField)
+    # One bulk write per field, after every image was processed. Fields are declared:
+    # an all-None column has no inferable type.
+    with step.writing():
+        for field, values, doc_type in ((heatmap_field, heat, fol.Heatmap),
+                                        (prediction_field, preds, fol.Classification),
+                                        (boxes_field, boxes, fol.Detections)):
+            if field:
+                inputs.declare_field(samples, field, fof.EmbeddedDocumentField,
+                                     embedded_doc_type=doc_type)
+                samples.set_values(field, values, key_field="id")
+        inputs.declare_field(samples, error_field, fof.StringField)
         samples.set_values(error_field, error_values, key_field="id")
 
     failures = collections.Counter(errors.values())
@@ -501,17 +487,17 @@ def compute_cam(
                   scales=list(scales), map_size=list(map_size), map_dir=map_dir,
                   batch_size=batch_size)
     counts = dict(samples=len(ids), mapped=num_mapped, failed=len(errors))
-    runs.record_run(samples, key, STEP, fields, params, counts, started)
+    key = step.record(params, counts)
 
     return CamResults(
         heatmap_field=heatmap_field, prediction_field=prediction_field,
         boxes_field=boxes_field, error_field=error_field, method=method, model=loaded.name,
         layer=cam_model.layer, scales=scales, threshold=threshold, box_mode=box_mode,
         num_samples=len(ids), num_mapped=num_mapped, failures=dict(failures), run_key=key,
-        seconds=time.time() - started)
+        seconds=step.seconds)
 
 
-def cam_images(filepaths, model=models.DEFAULT_MODEL, method="cam", layer=None,
+def cam_images(filepaths, *, model=models.DEFAULT_MODEL, method="cam", layer=None,
                target="predicted", scales=None, map_size=DEFAULT_MAP_SIZE, batch_size=32,
                num_workers=None, device=None, progress=False):
     """Array-level heatmaps of image files (no dataset involved).
@@ -554,10 +540,7 @@ def _map_files(filepaths, loaded, cam_model, target, label_targets, scales, map_
             filepaths, SquashResize(max(scales)), batch_size=batch_size,
             num_workers=num_workers, draft_size=(2 * max(scales),) * 2,
         ):
-            for i, reason in failures:
-                if not skip_failures:
-                    raise RuntimeError("Could not read %s: %s" % (filepaths[i], reason))
-                errors[i] = reason
+            images.record_failures(failures, filepaths, errors, skip_failures=skip_failures)
             done = len(indices) + len(failures)
             if batch is not None:
                 indices, batch = _drop_unlabeled(indices, batch, label_targets, errors)
@@ -616,17 +599,18 @@ def _resolve_target(samples, target, classes):
     if isinstance(target, str) and target != "predicted":
         schema = samples.get_field_schema()
         if target in schema:
-            field = schema[target]
-            doc = getattr(field, "document_type", None)
-            if doc is not fol.Classification:
+            try:
+                labels = inputs.label_field(samples, target, param="target",
+                                            kinds=("classification",))
+            except ValueError:
                 raise ValueError("target field %r must be an fo.Classification field; it is %s"
-                                 % (target, type(field).__name__))
+                                 % (target, type(schema[target]).__name__)) from None
             if classes is None:
                 raise ValueError("The model has no class names, so labels of %r can't be "
                                  "matched; pass a class index" % target)
             lookup = {c: k for k, c in enumerate(classes)}
             out = []
-            for label in samples.values(target + ".label"):
+            for label in labels.clean(samples.values(labels.path)):
                 if label is None:
                     out.append("no label in field %r" % target)
                 elif label not in lookup:
@@ -681,16 +665,6 @@ def _mean_std(transforms):
     return models.IMAGENET_MEAN, models.IMAGENET_STD
 
 
-def _declare_field(samples, field, ftype, embedded_doc_type=None):
-    # Declared explicitly: an all-None column has no inferable type.
-    dataset = samples._root_dataset
-    if field not in dataset.get_field_schema():
-        if embedded_doc_type is None:
-            dataset.add_sample_field(field, ftype)
-        else:
-            dataset.add_sample_field(field, ftype, embedded_doc_type=embedded_doc_type)
-
-
 def _validate_scales(scales):
     if scales is None:
         return [224]
@@ -714,20 +688,8 @@ def _validate_map_size(map_size):
     return (h, w)
 
 
-def _validate(samples, method, threshold, box_mode, batch_size, num_workers):
-    if not isinstance(samples, foc.SampleCollection):
-        raise TypeError("samples must be a FiftyOne dataset or view; got %s"
-                        % type(samples).__name__)
-    if samples.media_type != "image":
-        raise ValueError("Winnow maps images; this collection's media type is %r"
-                         % samples.media_type)
-    if method not in METHODS:
-        raise ValueError("method must be one of %s; got %r" % (METHODS, method))
-    if not isinstance(threshold, (int, float)) or not 0 <= threshold < 1:
+def _check_boxes(threshold, box_mode, mode_name):
+    if (isinstance(threshold, bool) or not isinstance(threshold, numbers.Real)
+            or not 0 <= threshold < 1):
         raise ValueError("threshold must be a fraction in [0, 1); got %r" % (threshold,))
-    if box_mode not in BOX_MODES:
-        raise ValueError("box_mode must be one of %s; got %r" % (BOX_MODES, box_mode))
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError("batch_size must be a positive integer; got %r" % (batch_size,))
-    if num_workers is not None and (not isinstance(num_workers, int) or num_workers < 0):
-        raise ValueError("num_workers must be None or an integer >= 0; got %r" % (num_workers,))
+    inputs.check_choice(box_mode, BOX_MODES, mode_name)

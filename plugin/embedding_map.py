@@ -14,6 +14,8 @@ import numpy as np
 
 import fiftyone.core.dataset as fod
 
+from . import inputs
+
 METHODS = ("pca", "tsne", "umap")
 DEFAULT_MAX_POINTS = 2000
 
@@ -44,7 +46,7 @@ def find_map(samples, embeddings_field):
     return None
 
 
-def compute_map(samples, embeddings_field="embedding", method="pca", brain_key=None,
+def compute_map(samples, embeddings_field="embedding", *, method="pca", brain_key=None,
                 overwrite=False, seed=51):
     """Computes and stores a 2-D map of the embeddings of ``samples``.
 
@@ -64,11 +66,8 @@ def compute_map(samples, embeddings_field="embedding", method="pca", brain_key=N
     """
     import fiftyone.brain as fob
 
-    if method not in METHODS:
-        raise ValueError("method must be one of %s; got %r" % (METHODS, method))
-    if samples.get_field(embeddings_field) is None:
-        raise ValueError("No embeddings field %r: run winnow.compute_embeddings first"
-                         % (embeddings_field,))
+    inputs.check_choice(method, METHODS, "method")
+    inputs.check_vector_field(samples.get_field_schema(), embeddings_field)
     embedded = samples.exists(embeddings_field)
     if len(embedded) < 2:
         raise ValueError("Need at least 2 embedded samples for a map; got %d" % len(embedded))
@@ -101,7 +100,7 @@ def load_points(samples, brain_key):
     return ids, points
 
 
-def sample_indices(n, max_points, seed=0):
+def sample_indices(n, max_points, *, seed=0):
     """A seeded uniform sample of ``min(n, max_points)`` indices of ``range(n)``, sorted."""
     if max_points is None or n <= max_points:
         return np.arange(n)
@@ -109,7 +108,7 @@ def sample_indices(n, max_points, seed=0):
     return np.sort(rng.choice(n, size=int(max_points), replace=False))
 
 
-def map_points(samples, brain_key, fields=(), max_points=DEFAULT_MAX_POINTS, seed=0):
+def map_points(samples, brain_key, *, fields=(), max_points=DEFAULT_MAX_POINTS, seed=0):
     """A bounded sample of the map's points of ``samples`` with some of their fields.
 
     Args:

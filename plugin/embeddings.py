@@ -1,21 +1,19 @@
 """Embeddings: one vector per image from any layer of any model, written in bulk."""
 
 import collections
-import time
 
 import numpy as np
 import torch
 
-import fiftyone.core.collections as foc
 import fiftyone.core.fields as fof
 import fiftyone.core.utils as fou
 
-from . import images, models, runs
+from . import embedding_map, images, inputs, models, runs
 
 STEP = "embeddings"
 
 
-class EmbeddingsResults:
+class EmbeddingsResults(images.ImageResults):
     """What :func:`compute_embeddings` did.
 
     Attributes:
@@ -24,6 +22,7 @@ class EmbeddingsResults:
         dim: the embedding dimension
         num_samples: samples in the view
         num_embedded: samples that got a vector
+        num_failed: samples whose image could not be read
         failures: a dict ``{reason: count}``
         run_key: the key of the run recorded on the dataset
         model, layer: what produced the vectors
@@ -31,30 +30,22 @@ class EmbeddingsResults:
         seconds: wall time
     """
 
-    def __init__(self, **kwargs):
-        self.__dict__.update(kwargs)
+    ATTRIBUTES = ("embeddings_field", "error_field", "dim", "num_samples", "num_embedded",
+                  "failures", "run_key", "model", "layer", "brain_keys", "seconds")
 
-    @property
-    def num_failed(self):
-        return self.num_samples - self.num_embedded
+    def summary(self):
+        return ("Embeddings %r: %d/%d samples embedded (%d-d, model %s, layer %s) in %.1f s"
+                % (self.embeddings_field, self.num_embedded, self.num_samples, self.dim or 0,
+                   self.model, self.layer, self.seconds))
 
     def __repr__(self):
-        lines = [
-            "Embeddings %r: %d/%d samples embedded (%d-d, model %s, layer %s) in %.1f s"
-            % (self.embeddings_field, self.num_embedded, self.num_samples, self.dim or 0,
-               self.model, self.layer, self.seconds)
-        ]
-        if self.failures:
-            lines.append("%d failed (reasons in field %r):" % (self.num_failed, self.error_field))
-            for reason, count in sorted(self.failures.items(), key=lambda kv: -kv[1])[:10]:
-                lines.append("  %5d  %s" % (count, reason))
-        for kind, key in self.brain_keys.items():
-            lines.append("Brain %s run: %r" % (kind, key))
-        return "\n".join(lines)
+        return "\n".join([super().__repr__()] + [
+            "Brain %s run: %r" % (kind, key) for kind, key in self.brain_keys.items()])
 
 
 def compute_embeddings(
     samples,
+    *,
     model=models.DEFAULT_MODEL,
     layer=None,
     embeddings_field="embedding",
@@ -84,7 +75,8 @@ def compute_embeddings(
         layer (None): the submodule whose (pooled) output is the embedding;
             None means the pooled features before the classifier. See
             :func:`winnow.list_layers`
-        embeddings_field ("embedding"): the sample field to write
+        embeddings_field ("embedding"): the sample field to write: one ``(D,)``
+            vector per sample
         batch_size (32): images per forward pass
         num_workers (None): decoding processes (None: one per spare core; 0:
             decode in this process)
@@ -108,21 +100,19 @@ def compute_embeddings(
     Returns:
         an :class:`EmbeddingsResults`
     """
-    started = time.time()
-    _validate(samples, batch_size, num_workers, visualization)
+    images.check_image_step(samples, batch_size=batch_size, num_workers=num_workers)
+    inputs.check_choice(visualization, (None,) + embedding_map.METHODS, "visualization")
     error_field = embeddings_field + "_error"
-    key = runs.run_key(STEP, embeddings_field)
-    runs.check_writable(samples, [embeddings_field, error_field], STEP, overwrite=overwrite)
-
+    step = runs.Step(samples, STEP, fields=[embeddings_field, error_field],
+                     overwrite=overwrite)
     ids, filepaths = samples.values(["id", "filepath"])
-    if not ids:
-        raise ValueError("The view is empty: there are no samples to embed")
 
     loaded = models.load_model(model, weights_path=weights_path, transforms=transforms,
                                device=device)
     extractor = models.FeatureExtractor(loaded.module, layer=layer)
-    vectors, errors = _embed_files(filepaths, loaded, extractor, batch_size, num_workers,
-                                   skip_failures, progress)
+    vectors, errors = images.run_model(filepaths, loaded, forward=extractor,
+                                       batch_size=batch_size, num_workers=num_workers,
+                                       skip_failures=skip_failures, progress=progress)
 
     dim = vectors.shape[1] if vectors is not None else None
     values = [None] * len(ids)
@@ -132,19 +122,15 @@ def compute_embeddings(
                 values[i] = row
     error_values = [errors.get(i) for i in range(len(ids))]
 
-    # One bulk write per field, after every image was processed; marked so that a
-    # process killed mid-write leaves a record the next run cleans up.
-    with runs.writing(samples, key, STEP, [embeddings_field, error_field]):
-        _declare_field(samples, embeddings_field, fof.VectorField)
-        _declare_field(samples, error_field, fof.StringField)
+    # One bulk write per field, after every image was processed. Both fields are
+    # declared: an all-None column (no failures) has no inferable type.
+    with step.writing():
+        inputs.declare_field(samples, embeddings_field, fof.VectorField)
+        inputs.declare_field(samples, error_field, fof.StringField)
         samples.set_values(embeddings_field, dict(zip(ids, values)), key_field="id")
         samples.set_values(error_field, dict(zip(ids, error_values)), key_field="id")
 
-    failures = collections.Counter(errors.values())
     num_embedded = len(ids) - len(errors)
-    brain_keys = _build_brain_runs(samples, embeddings_field, similarity_index,
-                                   visualization, num_embedded)
-
     params = dict(
         model=loaded.name,
         weights=loaded.weights,
@@ -156,8 +142,11 @@ def compute_embeddings(
         visualization=visualization,
     )
     counts = dict(samples=len(ids), embedded=num_embedded, failed=len(errors), dim=dim)
-    runs.record_run(samples, key, STEP, [embeddings_field, error_field], params, counts,
-                    started)
+    # Recorded before the Brain runs: one that fails (e.g. umap-learn missing) must
+    # not leave the written vectors marked "writing", to be removed as half-written.
+    key = step.record(params, counts)
+    brain_keys = _build_brain_runs(samples, embeddings_field, similarity_index,
+                                   visualization, num_embedded)
 
     return EmbeddingsResults(
         embeddings_field=embeddings_field,
@@ -165,16 +154,16 @@ def compute_embeddings(
         dim=dim,
         num_samples=len(ids),
         num_embedded=num_embedded,
-        failures=dict(failures),
+        failures=dict(collections.Counter(errors.values())),
         run_key=key,
         model=loaded.name,
         layer=extractor.layer,
         brain_keys=brain_keys,
-        seconds=time.time() - started,
+        seconds=step.seconds,
     )
 
 
-def embed_images(filepaths, model=models.DEFAULT_MODEL, layer=None, batch_size=32,
+def embed_images(filepaths, *, model=models.DEFAULT_MODEL, layer=None, batch_size=32,
                  num_workers=None, device=None, progress=False):
     """Array-level embeddings of image files (no dataset involved).
 
@@ -187,52 +176,12 @@ def embed_images(filepaths, model=models.DEFAULT_MODEL, layer=None, batch_size=3
     """
     loaded = models.load_model(model, device=device)
     extractor = models.FeatureExtractor(loaded.module, layer=layer)
-    vectors, errors = _embed_files(list(filepaths), loaded, extractor, batch_size,
-                                   num_workers, True, progress)
+    vectors, errors = images.run_model(list(filepaths), loaded, forward=extractor,
+                                       batch_size=batch_size, num_workers=num_workers,
+                                       progress=progress)
     if vectors is not None:
         vectors[list(errors)] = np.nan
     return vectors, errors
-
-
-def _embed_files(filepaths, loaded, extractor, batch_size, num_workers, skip_failures,
-                 progress):
-    device = next(loaded.module.parameters()).device
-    loaded.module.to(memory_format=torch.channels_last)
-    # Known preprocessing runs split: uint8 crops in the workers, one vectorized
-    # normalization per batch here. User transforms run whole in the workers.
-    split = isinstance(loaded.transforms, models.ImagePreprocess)
-    worker_transform = loaded.transforms.to_uint8 if split else loaded.transforms
-    vectors = None
-    errors = {}
-    with fou.ProgressBar(total=len(filepaths), progress=progress) as pb:
-        for indices, batch, failures in images.iter_batches(
-            filepaths, worker_transform, batch_size=batch_size, num_workers=num_workers,
-            draft_size=(512, 512),
-        ):
-            for i, reason in failures:
-                if not skip_failures:
-                    raise RuntimeError("Could not read %s: %s" % (filepaths[i], reason))
-                errors[i] = reason
-            if batch is not None:
-                x = batch.to(device, non_blocking=True)
-                if split:
-                    x = loaded.transforms.normalize_batch(x)
-                else:
-                    x = x.contiguous(memory_format=torch.channels_last)
-                with torch.inference_mode():
-                    feats = extractor(x).float().cpu().numpy()
-                if vectors is None:
-                    vectors = np.zeros((len(filepaths), feats.shape[1]), dtype=np.float32)
-                vectors[indices] = feats
-            pb.update(count=len(indices) + len(failures))
-    return vectors, errors
-
-
-def _declare_field(samples, field, ftype):
-    # Declared explicitly: an all-None column (no failures) has no inferable type.
-    dataset = samples._root_dataset
-    if field not in dataset.get_field_schema():
-        dataset.add_sample_field(field, ftype)
 
 
 def _build_brain_runs(samples, field, similarity_index, visualization, num_embedded):
@@ -248,30 +197,14 @@ def _build_brain_runs(samples, field, similarity_index, visualization, num_embed
                                backend="sklearn")
         keys["similarity"] = key
     if visualization:
-        key = field + "_viz"
+        key = embedding_map.map_key(field)
         fob.compute_visualization(embedded, embeddings=field, method=visualization,
                                   brain_key=key, num_dims=2, seed=51)
         keys["visualization"] = key
     return keys
 
 
-def _validate(samples, batch_size, num_workers, visualization):
-    if not isinstance(samples, foc.SampleCollection):
-        raise TypeError("samples must be a FiftyOne dataset or view; got %s"
-                        % type(samples).__name__)
-    if samples.media_type != "image":
-        raise ValueError("Winnow embeds images; this collection's media type is %r"
-                         % samples.media_type)
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError("batch_size must be a positive integer; got %r" % (batch_size,))
-    if num_workers is not None and (not isinstance(num_workers, int) or num_workers < 0):
-        raise ValueError("num_workers must be None or an integer >= 0; got %r" % (num_workers,))
-    if visualization not in (None, "pca", "tsne", "umap"):
-        raise ValueError("visualization must be None, 'pca', 'tsne' or 'umap'; got %r"
-                         % (visualization,))
-
-
-def embed_arrays(images, model=models.DEFAULT_MODEL, layer=None, size=224, batch_size=64,
+def embed_arrays(images, *, model=models.DEFAULT_MODEL, layer=None, size=224, batch_size=64,
                  device=None, progress=False):
     """Array-level embeddings of decoded images (no files, no dataset).
 

@@ -1,19 +1,29 @@
-"""Image decoding for batched inference: parallel, and tolerant of bad files.
+"""What the image steps share: tolerant parallel decoding, the model pass, checks, results.
 
 One unreadable image never stops a run: the loader yields it as a failure with
-a readable reason, and the batch goes on without it.
+a readable reason, and the batch goes on without it. The image steps
+(:func:`winnow.compute_embeddings`, :func:`winnow.compute_cam`,
+:func:`winnow.tag_with_pretrained`) validate their shared parameters with
+:func:`check_image_step`, record failed images with :func:`record_failures`,
+and report them through :class:`ImageResults`; embeddings and tags run the
+same model pass (:func:`run_model`).
 """
 
 import os
 
+import numpy as np
 import torch
 from PIL import Image, ImageOps
+
+import fiftyone.core.utils as fou
+
+from . import inputs, models, runs
 
 # Decoding threads per worker: the workers are the parallelism.
 _WORKER_TORCH_THREADS = 1
 
 
-def read_image(path, draft_size=None):
+def read_image(path, *, draft_size=None):
     """Reads an image file as an RGB ``PIL.Image``, applying its EXIF orientation.
 
     Args:
@@ -92,7 +102,8 @@ def _init_worker(_):
     torch.set_num_threads(_WORKER_TORCH_THREADS)
 
 
-def iter_batches(filepaths, transforms, batch_size=32, num_workers=None, draft_size=None):
+def iter_batches(filepaths, transforms, *, batch_size=32, num_workers=None,
+                 draft_size=None):
     """Yields ``(indices, batch, failures)`` for ``filepaths`` in order.
 
     Args:
@@ -116,3 +127,115 @@ def iter_batches(filepaths, transforms, batch_size=32, num_workers=None, draft_s
         persistent_workers=False,
     )
     yield from loader
+
+
+def record_failures(failures, filepaths, errors, *, skip_failures=True):
+    """Adds a batch's failures (``[(i, reason)]``) to ``errors`` (``{i: reason}``).
+
+    Raises:
+        RuntimeError: on the first failure when ``skip_failures`` is False
+            (before the step has written anything)
+    """
+    for i, reason in failures:
+        if not skip_failures:
+            raise RuntimeError("Could not read %s: %s" % (filepaths[i], reason))
+        errors[i] = reason
+
+
+def run_model(filepaths, loaded, *, forward=None, batch_size=32, num_workers=None,
+              skip_failures=True, progress=None):
+    """Decodes image files and runs a loaded model on them, batch by batch.
+
+    The model's own preprocessing is used; a known :class:`ImagePreprocess
+    <winnow.plugin.models.ImagePreprocess>` runs split (uint8 crops in the
+    decoding workers, one vectorized normalization per batch here), anything
+    else runs whole in the workers. Batches run under ``torch.inference_mode``
+    in channels-last layout.
+
+    Args:
+        filepaths: a list of N image paths
+        loaded: a :class:`winnow.plugin.models.LoadedModel`
+        forward (None): what runs on each ``(B, 3, H, W)`` batch and returns
+            ``(B, D)`` outputs (e.g. a :class:`winnow.plugin.models.FeatureExtractor`);
+            None runs the whole network (its logits)
+        batch_size (32), num_workers (None): see :func:`iter_batches`
+        skip_failures (True): see :func:`record_failures`
+        progress (None): see ``fiftyone.core.utils.ProgressBar``
+
+    Returns:
+        a tuple ``(outputs, errors)``: ``outputs`` an ``(N, D)`` float32 array
+        (rows of failed images are zeros), None when no image could be read;
+        ``errors`` a dict ``{i: reason}``
+    """
+    forward = loaded.module if forward is None else forward
+    device = next(loaded.module.parameters()).device
+    loaded.module.to(memory_format=torch.channels_last)
+    split = isinstance(loaded.transforms, models.ImagePreprocess)
+    worker_transform = loaded.transforms.to_uint8 if split else loaded.transforms
+    outputs = None
+    errors = {}
+    with fou.ProgressBar(total=len(filepaths), progress=progress) as pb:
+        for indices, batch, failures in iter_batches(
+            filepaths, worker_transform, batch_size=batch_size, num_workers=num_workers,
+            draft_size=(512, 512),
+        ):
+            record_failures(failures, filepaths, errors, skip_failures=skip_failures)
+            if batch is not None:
+                x = batch.to(device, non_blocking=True)
+                if split:
+                    x = loaded.transforms.normalize_batch(x)
+                else:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                with torch.inference_mode():
+                    out = forward(x).float().cpu().numpy()
+                if outputs is None:
+                    outputs = np.zeros((len(filepaths), out.shape[1]), dtype=np.float32)
+                outputs[indices] = out
+            pb.update(count=len(indices) + len(failures))
+    return outputs, errors
+
+
+def check_image_step(samples, *, batch_size, num_workers):
+    """Refuses bad input shared by the image steps, before anything is loaded or written.
+
+    Raises:
+        TypeError: ``samples`` is not a dataset or view
+        ValueError: not an image collection, an empty view, ``batch_size`` not
+            a positive integer, ``num_workers`` neither None nor an integer >= 0
+    """
+    inputs.check_collection(samples)
+    if samples.media_type != "image":
+        raise ValueError("Winnow reads images; this collection's media type is %r"
+                         % samples.media_type)
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError("batch_size must be a positive integer; got %r" % (batch_size,))
+    if num_workers is not None and (not isinstance(num_workers, int)
+                                    or num_workers < 0):
+        raise ValueError("num_workers must be None or an integer >= 0; got %r"
+                         % (num_workers,))
+    if len(samples) == 0:
+        raise ValueError("The view is empty: there are no images to process")
+
+
+class ImageResults(runs.Results):
+    """The results of an image step: what :class:`winnow.plugin.runs.Results`
+    has, plus ``num_samples``, ``failures`` (``{reason: count}``) and
+    ``error_field`` (the field holding each failed sample's reason).
+
+    ``num_failed`` counts the images that could not be read; the repr lists
+    their commonest reasons below the summary.
+    """
+
+    @property
+    def num_failed(self):
+        return sum(self.failures.values())
+
+    def __repr__(self):
+        # The failed count comes with its reasons, in place of the base's one-line note.
+        lines = [self.summary()]
+        if self.failures:
+            lines.append("%d failed (reasons in field %r):" % (self.num_failed,
+                                                               self.error_field))
+            for reason, count in sorted(self.failures.items(), key=lambda kv: -kv[1])[:10]:
+                lines.append("  %5d  %s" % (count, reason))
+        return "\n".join(lines)

@@ -16,7 +16,7 @@ import os
 
 import numpy as np
 
-import fiftyone.core.labels as fol
+from . import inputs
 
 FILES = ("tensors.tsv", "metadata.tsv", "sprite.png", "projector_config.pbtxt")
 WINNOW_TAGS = ("outlier", "redundant", "representative", "label_issue",
@@ -41,14 +41,13 @@ def winnow_status(tags):
 
 
 def _label_value(label):
-    if isinstance(label, fol.Classification):
-        return label.label
-    if isinstance(label, fol.Classifications):
-        return ",".join(c.label for c in label.classifications if c.label)
+    # A class name, a list of them (multi-label) or None (see inputs.LabelField.clean).
+    if isinstance(label, list):
+        return ",".join(name for name in label if name)
     return label
 
 
-def thumb_size(n, max_thumb=MAX_THUMB_PX):
+def thumb_size(n, *, max_thumb=MAX_THUMB_PX):
     """The side of each sprite tile so that ``n`` tiles fit in TensorBoard's sprite limit."""
     per_side = max(1, math.ceil(math.sqrt(n)))
     return max(1, min(max_thumb, MAX_SPRITE_PX // per_side))
@@ -81,7 +80,7 @@ def make_sprite(filepaths, size):
     return sprite, failures
 
 
-def export_projector(samples, embeddings_field="embedding", out_dir=None, label_field=None,
+def export_projector(samples, embeddings_field="embedding", out_dir=None, *, label_field=None,
                      sprite=True, max_thumb=MAX_THUMB_PX, tensor_name=None, overwrite=False):
     """Writes TensorBoard projector files for the embeddings of ``samples``.
 
@@ -89,10 +88,11 @@ def export_projector(samples, embeddings_field="embedding", out_dir=None, label_
 
     Args:
         samples: a dataset or view
-        embeddings_field ("embedding"): a vector field
+        embeddings_field ("embedding"): a vector field (``(D,)`` per sample)
         out_dir: the directory to write (created; nothing is written elsewhere)
-        label_field (None): a ``Classification(s)`` field for the ``label`` column;
-            None uses ``ground_truth`` if present
+        label_field (None): a ``Classification(s)``, string, int or bool field
+            (or a dotted path to such values) for the ``label`` column; None
+            uses ``ground_truth`` if it is such a field
         sprite (True): whether to write the thumbnail sprite
         max_thumb (64): the largest tile side in pixels
         tensor_name (None): the name shown in TensorBoard (default
@@ -115,29 +115,21 @@ def export_projector(samples, embeddings_field="embedding", out_dir=None, label_
     if existing and not overwrite:
         raise ValueError("%s already holds %s; pass overwrite=True to replace them"
                          % (out_dir, ", ".join(existing)))
-    if samples.get_field(embeddings_field) is None:
-        raise ValueError("No embeddings field %r: run winnow.compute_embeddings first"
-                         % (embeddings_field,))
-    if label_field is None and samples.get_field("ground_truth") is not None:
-        label_field = "ground_truth"
-    if label_field is not None and samples.get_field(label_field) is None:
-        raise ValueError("No label field %r" % (label_field,))
+    inputs.check_collection(samples)
+    schema = samples.get_field_schema()
+    inputs.check_vector_field(schema, embeddings_field)
+    labels = _resolve_labels(samples, schema, label_field)
     if not isinstance(max_thumb, int) or max_thumb < 1:
         raise ValueError("max_thumb must be a positive integer; got %r" % (max_thumb,))
 
-    embedded = samples.exists(embeddings_field)
-    paths = ["id", "filepath", "tags", embeddings_field]
-    if label_field:
-        paths.append(label_field)
-    values = embedded.values(paths)
-    ids, filepaths, tags, vectors = values[:4]
-    labels = values[4] if label_field else [None] * len(ids)
-    if not ids:
-        raise ValueError("No sample of this collection has an embedding in %r"
-                         % embeddings_field)
-    X = np.stack([np.asarray(v, dtype=np.float32).ravel() for v in vectors])
-    if not np.isfinite(X).all():
-        raise ValueError("Some embeddings contain NaN or infinite values")
+    ids, X, labels, num_skipped = inputs.load_vectors(samples, embeddings_field, labels,
+                                                      unlabeled="keep")
+    if labels is None:
+        labels = [None] * len(ids)
+    # File names and tags in the vectors' order (the view could change between reads).
+    rows = samples.exists(embeddings_field).values(["id", "filepath", "tags"])
+    meta = {sid: (fp, tg) for sid, fp, tg in zip(*rows)}
+    filepaths, tags = zip(*[meta.get(sid, ("", [])) for sid in ids])
 
     os.makedirs(out_dir, exist_ok=True)
     written = []
@@ -157,7 +149,7 @@ def export_projector(samples, embeddings_field="embedding", out_dir=None, label_
                 sid, os.path.basename(fp), _label_value(lab), winnow_status(tg),
                 ",".join(winnow_tags), ",".join(tg))) + "\n")
 
-    size = thumb_size(len(ids), max_thumb)
+    size = thumb_size(len(ids), max_thumb=max_thumb)
     failures = []
     if sprite:
         image, failures = make_sprite(filepaths, size)
@@ -179,5 +171,22 @@ def export_projector(samples, embeddings_field="embedding", out_dir=None, label_
         f.write("\n".join(config) + "\n")
 
     return dict(out_dir=out_dir, files=[os.path.join(out_dir, w) for w in written],
-                num_samples=len(ids), skipped=len(samples) - len(ids), dim=int(X.shape[1]),
+                num_samples=len(ids), skipped=num_skipped, dim=int(X.shape[1]),
                 sprite_failures=len(failures))
+
+
+def _resolve_labels(samples, schema, label_field):
+    # The label column's field: the one given (it must exist and hold labels), else
+    # ground_truth when it holds labels of a kind the column can show.
+    if label_field is None:
+        if "ground_truth" not in schema:
+            return None
+        try:
+            return inputs.label_field(samples, "ground_truth", param="label_field",
+                                      kinds=inputs.LABEL_KINDS)
+        except ValueError:
+            return None
+    if not isinstance(label_field, str) or label_field.split(".")[0] not in schema:
+        raise ValueError("No label field %r" % (label_field,))
+    return inputs.label_field(samples, label_field, param="label_field",
+                              kinds=inputs.LABEL_KINDS)

@@ -1,52 +1,44 @@
 """Pretrained tags: the top-k ImageNet classes of every image, with confidences."""
 
 import collections
-import time
 
 import numpy as np
 
 import fiftyone.core.fields as fof
 import fiftyone.core.labels as fol
 
-from . import embeddings, models, runs
+from . import images, inputs, models, runs
 
 STEP = "pretrained_tags"
 
 
-class TagsResults:
+class TagsResults(images.ImageResults):
     """What :func:`tag_with_pretrained` did.
 
     Attributes:
         tags_field, error_field: fields written
         k, model: how
         num_samples, num_tagged: samples in the view / that got tags
+        num_failed: samples whose image could not be read
         failures: a dict ``{reason: count}``
         top_tags: the most frequent top-1 tags, ``[(name, count), ...]``
         run_key, seconds
     """
 
-    def __init__(self, **kwargs):
-        self.__dict__.update(kwargs)
+    ATTRIBUTES = ("tags_field", "error_field", "k", "model", "num_samples", "num_tagged",
+                  "failures", "top_tags", "run_key", "seconds")
 
-    @property
-    def num_failed(self):
-        return self.num_samples - self.num_tagged
-
-    def __repr__(self):
+    def summary(self):
         lines = ["Pretrained tags %r: %d/%d samples, top-%d classes of %s in %.1f s"
                  % (self.tags_field, self.num_tagged, self.num_samples, self.k, self.model,
                     self.seconds)]
         if self.top_tags:
             lines.append("Most frequent top-1 tags: " + ", ".join(
                 "%s (%d)" % (name, count) for name, count in self.top_tags[:10]))
-        if self.failures:
-            lines.append("%d failed (reasons in field %r):" % (self.num_failed, self.error_field))
-            for reason, count in sorted(self.failures.items(), key=lambda kv: -kv[1])[:10]:
-                lines.append("  %5d  %s" % (count, reason))
         return "\n".join(lines)
 
 
-def top_k(logits, k=5):
+def top_k(logits, *, k=5):
     """The ``k`` most probable classes of each row of logits.
 
     Args:
@@ -70,6 +62,7 @@ def top_k(logits, k=5):
 
 def tag_with_pretrained(
     samples,
+    *,
     model=models.DEFAULT_MODEL,
     k=5,
     tags_field="pretrained_tags",
@@ -101,17 +94,12 @@ def tag_with_pretrained(
     Returns:
         a :class:`TagsResults`
     """
-    started = time.time()
-    embeddings._validate(samples, batch_size, num_workers, None)
+    images.check_image_step(samples, batch_size=batch_size, num_workers=num_workers)
     if not isinstance(k, int) or isinstance(k, bool) or k < 1:
         raise ValueError("k must be a positive integer; got %r" % (k,))
     error_field = tags_field + "_error"
-    key = runs.run_key(STEP, tags_field)
-    runs.check_writable(samples, [tags_field, error_field], STEP, overwrite=overwrite)
-
+    step = runs.Step(samples, STEP, fields=[tags_field, error_field], overwrite=overwrite)
     ids, filepaths = samples.values(["id", "filepath"])
-    if not ids:
-        raise ValueError("The view is empty: there are no samples to tag")
 
     loaded = models.load_model(model, weights_path=weights_path, device=device)
     if not loaded.classes:
@@ -119,13 +107,14 @@ def tag_with_pretrained(
     if k > len(loaded.classes):
         raise ValueError("k=%d exceeds the model's %d classes" % (k, len(loaded.classes)))
 
-    # The whole network is the "extractor": its (B, K) output is the logits.
-    logits, errors = embeddings._embed_files(filepaths, loaded, loaded.module, batch_size,
-                                             num_workers, skip_failures, progress)
+    # The whole network runs: its (B, K) output is the logits.
+    logits, errors = images.run_model(filepaths, loaded, batch_size=batch_size,
+                                      num_workers=num_workers, skip_failures=skip_failures,
+                                      progress=progress)
     values = {}
     top1 = collections.Counter()
     if logits is not None:
-        idx, probs = top_k(logits, k)
+        idx, probs = top_k(logits, k=k)
     for i, sid in enumerate(ids):
         if i in errors or logits is None:
             values[sid] = None
@@ -135,9 +124,10 @@ def tag_with_pretrained(
             for c, p in zip(idx[i], probs[i])])
         top1[loaded.classes[idx[i, 0]]] += 1
 
-    with runs.writing(samples, key, STEP, [tags_field, error_field]):
-        _declare(samples, tags_field, fof.EmbeddedDocumentField, fol.Classifications)
-        _declare(samples, error_field, fof.StringField)
+    with step.writing():
+        inputs.declare_field(samples, tags_field, fof.EmbeddedDocumentField,
+                             embedded_doc_type=fol.Classifications)
+        inputs.declare_field(samples, error_field, fof.StringField)
         samples.set_values(tags_field, values, key_field="id")
         samples.set_values(error_field, {sid: errors.get(i) for i, sid in enumerate(ids)},
                            key_field="id")
@@ -146,18 +136,9 @@ def tag_with_pretrained(
     params = dict(model=loaded.name, weights=loaded.weights, k=k, tags_field=tags_field,
                   batch_size=batch_size)
     counts = dict(samples=len(ids), tagged=num_tagged, failed=len(errors))
-    runs.record_run(samples, key, STEP, [tags_field, error_field], params, counts, started)
+    key = step.record(params, counts)
     return TagsResults(tags_field=tags_field, error_field=error_field, k=k, model=loaded.name,
                        num_samples=len(ids), num_tagged=num_tagged,
                        failures=dict(collections.Counter(errors.values())),
                        top_tags=top1.most_common(), run_key=key,
-                       seconds=time.time() - started)
-
-
-def _declare(samples, field, ftype, embedded_doc_type=None):
-    dataset = samples._root_dataset
-    if field not in dataset.get_field_schema():
-        if embedded_doc_type is None:
-            dataset.add_sample_field(field, ftype)
-        else:
-            dataset.add_sample_field(field, ftype, embedded_doc_type=embedded_doc_type)
+                       seconds=step.seconds)

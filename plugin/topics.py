@@ -1,20 +1,18 @@
 """Topics: groups of pretrained tags that occur together, by NMF over the image × tag matrix."""
 
-import time
-
 import numpy as np
 
 import fiftyone.core.fields as fof
 import fiftyone.core.labels as fol
 import fiftyone.core.utils as fou
 
-from . import runs
+from . import inputs, runs
 
 STEP = "topics"
 TOP_WORDS = 10
 
 
-class TopicsResults:
+class TopicsResults(runs.Results):
     """What :func:`extract_topics` did.
 
     Attributes:
@@ -22,15 +20,16 @@ class TopicsResults:
         n_topics: topics fitted (at most the number of tagged images and of
             distinct tags)
         topics: a list of dicts ``{"name", "words": [[tag, weight], ...]}``
+        num_tags: distinct tags over the view
         num_samples, num_assigned: samples in the view / that got a topic
         reconstruction_error: NMF's Frobenius reconstruction error
         run_key, seconds
     """
 
-    def __init__(self, **kwargs):
-        self.__dict__.update(kwargs)
+    ATTRIBUTES = ("topic_field", "weights_field", "n_topics", "topics", "num_tags",
+                  "num_samples", "num_assigned", "reconstruction_error", "run_key", "seconds")
 
-    def __repr__(self):
+    def summary(self):
         lines = ["Topics %r: %d topics over %d tags, %d/%d samples assigned in %.1f s"
                  % (self.topic_field, self.n_topics, self.num_tags, self.num_assigned,
                     self.num_samples, self.seconds)]
@@ -59,7 +58,7 @@ def tag_matrix(tag_lists):
     return X, vocabulary
 
 
-def fit_topics(X, n_topics, random_state=51):
+def fit_topics(X, n_topics, *, random_state=51):
     """Non-negative matrix factorization ``X ≈ W H``.
 
     Args:
@@ -78,7 +77,7 @@ def fit_topics(X, n_topics, random_state=51):
     return W.astype(np.float32), nmf.components_.astype(np.float32), float(nmf.reconstruction_err_)
 
 
-def topic_names(H, vocabulary, n_words=3):
+def topic_names(H, vocabulary, *, n_words=3):
     """Readable names ``"t03: tabby, tiger cat, Egyptian cat"`` from each topic's top tags."""
     width = len(str(max(len(H) - 1, 0)))
     names = []
@@ -88,7 +87,7 @@ def topic_names(H, vocabulary, n_words=3):
     return names
 
 
-def extract_topics(samples, tags_field="pretrained_tags", n_topics=30, topic_field="topic",
+def extract_topics(samples, *, tags_field="pretrained_tags", n_topics=30, topic_field="topic",
                    random_state=51, overwrite=False, progress=None):
     """Groups images into topics of co-occurring pretrained tags (NMF).
 
@@ -105,7 +104,8 @@ def extract_topics(samples, tags_field="pretrained_tags", n_topics=30, topic_fie
             from :func:`winnow.tag_with_pretrained`
         n_topics (30): topics to fit; capped at the number of tagged images and
             of distinct tags
-        topic_field ("topic"): the field to write
+        topic_field ("topic"): the ``fo.Classification`` field to write; the
+            normalized weights (one per fitted topic) go to ``<topic_field>_weights``
         random_state (51): NMF's seed
         overwrite (False): whether existing fields not written by this step may
             be overwritten
@@ -114,22 +114,22 @@ def extract_topics(samples, tags_field="pretrained_tags", n_topics=30, topic_fie
     Returns:
         a :class:`TopicsResults`
     """
-    started = time.time()
+    inputs.check_collection(samples)
     if not isinstance(n_topics, int) or isinstance(n_topics, bool) or n_topics < 1:
         raise ValueError("n_topics must be a positive integer; got %r" % (n_topics,))
-    schema = samples.get_field_schema()
-    if tags_field not in schema or getattr(schema[tags_field], "document_type", None) not in (
-            fol.Classifications, fol.Classification):
+    try:
+        tags = inputs.label_field(samples, tags_field, param="tags_field",
+                                  kinds=inputs.LABEL_FIELD_KINDS)
+    except ValueError:
         raise ValueError("tags_field %r must be a Classifications field (run "
-                         "winnow.tag_with_pretrained first)" % tags_field)
+                         "winnow.tag_with_pretrained first)" % tags_field) from None
     weights_field = topic_field + "_weights"
-    key = runs.run_key(STEP, topic_field)
-    runs.check_writable(samples, [topic_field, weights_field], STEP, overwrite=overwrite)
+    step = runs.Step(samples, STEP, fields=[topic_field, weights_field], overwrite=overwrite)
 
     ids = samples.values("id")
     if not ids:
         raise ValueError("The view is empty: there are no samples to group")
-    tag_lists = _read_tags(samples, tags_field, schema[tags_field].document_type)
+    tag_lists = _read_tags(samples, tags)
     X, vocabulary = tag_matrix(tag_lists)
     tagged = np.flatnonzero(X.sum(axis=1) > 0)
     if len(tagged) == 0:
@@ -152,13 +152,10 @@ def extract_topics(samples, tags_field="pretrained_tags", n_topics=30, topic_fie
         topics[ids[i]] = fol.Classification(label=names[k], confidence=float(share[k]))
         weights[ids[i]] = share.astype(np.float32)
 
-    dataset = samples._root_dataset
-    with runs.writing(samples, key, STEP, [topic_field, weights_field]):
-        if topic_field not in dataset.get_field_schema():
-            dataset.add_sample_field(topic_field, fof.EmbeddedDocumentField,
-                                     embedded_doc_type=fol.Classification)
-        if weights_field not in dataset.get_field_schema():
-            dataset.add_sample_field(weights_field, fof.VectorField)
+    with step.writing():
+        inputs.declare_field(samples, topic_field, fof.EmbeddedDocumentField,
+                             embedded_doc_type=fol.Classification)
+        inputs.declare_field(samples, weights_field, fof.VectorField)
         samples.set_values(topic_field, topics, key_field="id")
         samples.set_values(weights_field, weights, key_field="id")
 
@@ -172,26 +169,25 @@ def extract_topics(samples, tags_field="pretrained_tags", n_topics=30, topic_fie
                   topic_field=topic_field, random_state=random_state)
     counts = dict(samples=len(ids), tagged=int(len(tagged)), assigned=num_assigned,
                   tags=len(vocabulary), reconstruction_error=round(error, 6))
-    runs.record_run(samples, key, STEP, [topic_field, weights_field], params, counts, started,
-                    topics=topic_words)  # the record keeps each topic's top words
+    key = step.record(params, counts, topics=topic_words)  # keeps each topic's top words
     return TopicsResults(topic_field=topic_field, weights_field=weights_field, n_topics=n_fit,
                          topics=topic_words, num_tags=len(vocabulary), num_samples=len(ids),
                          num_assigned=num_assigned, reconstruction_error=error, run_key=key,
-                         seconds=time.time() - started)
+                         seconds=step.seconds)
 
 
-def get_topics(samples, topic_field="topic"):
+def get_topics(samples, *, topic_field="topic"):
     """The topics (name and top words) recorded by :func:`extract_topics` for ``topic_field``."""
     key = runs.run_key(STEP, topic_field)
     runs.get_run(samples, key)  # a clear KeyError when there is no such run
     return list(samples._root_dataset.get_run_info(key).config.topics)
 
 
-def _read_tags(samples, field, doc_type):
-    if doc_type is fol.Classifications:
-        labels, confs = samples.values([field + ".classifications.label",
-                                        field + ".classifications.confidence"])
+def _read_tags(samples, tags):
+    # (tag, confidence) pairs per sample from a resolved Classification(s) field.
+    confidence = tags.path.rsplit(".", 1)[0] + ".confidence"
+    labels, confs = samples.values([tags.path, confidence])
+    if tags.multi_label:
         return [None if ls is None else list(zip(ls, cs or [None] * len(ls)))
                 for ls, cs in zip(labels, confs)]
-    labels, confs = samples.values([field + ".label", field + ".confidence"])
     return [None if l is None else [(l, c)] for l, c in zip(labels, confs)]
