@@ -2,9 +2,10 @@
 review, actions) in the FiftyOne App's grid.
 
 Thin by design: what to count, sample and draw comes from ``winnow.plugin``
-(:mod:`~winnow.plugin.findings`, :mod:`~winnow.plugin.embedding_map`); this module
-turns it into panel state (small, round-trips on every event), panel data (plots,
-write-only) and App operations (``set_view``, operator prompts).
+(:mod:`~winnow.plugin.findings`, which reads every field, tag and view name from
+the runs' records, and :mod:`~winnow.plugin.embedding_map`); this module turns it
+into panel state (:class:`PanelState`: small, round-trips on every event), panel
+data (plots, write-only) and App operations (``set_view``, operator prompts).
 """
 
 import datetime
@@ -14,7 +15,8 @@ import fiftyone.operators as foo
 import fiftyone.operators.types as types
 from fiftyone import ViewField as F
 
-# Status colours as in Raud's tool: green kept, red outliers, blue redundant.
+# Status colours as in Raud's tool: green kept, red outliers, blue redundant. Statuses
+# are findings.STEPS' ``status`` names; which tags make them comes from the run records.
 STATUS_COLORS = {
     "outlier": "#e5534b",
     "redundant": "#4c8ef7",
@@ -30,11 +32,58 @@ COLOR_MODES = [
 REVIEW_ROWS = 8
 REDUNDANT_GROUPS = 3
 GROUP_COPIES = 5
+# The panel's own review tags (not a step's output, so not in any run record).
 KEEP_TAG = "label_kept"
 REVIEW_TAG = "needs_review"
 ACCEPTED_TAG = "suggestion_accepted"
 PARAMS_CHARS = 90  # a run's parameters beyond this are elided (full record: winnow.list_runs)
 CATEGORY_LIMIT = 20  # categorical colourings beyond this lump the rest into "other"
+
+
+class PanelState:
+    """The panel's state (``ctx.panel.state``: small, sent back with every event),
+    built from :mod:`~winnow.plugin.findings`' dicts. Each builder returns the keys
+    it owns, for ``ctx.panel.state.set``; image rows get keys of their own
+    (``review_<i>``, ``group_<g>``) because a row's ``img`` reads ``<row>.img``.
+    """
+
+    @staticmethod
+    def overview(dataset_name, summary, runs, histograms, actions, names):
+        return dict(
+            dataset=dataset_name,
+            total=summary["total"],
+            findings=summary["findings"],
+            runs=[_run_row(r) for r in runs],
+            actions=actions,
+            histograms=[dict(field=h["field"], label=h["label"]) for h in histograms],
+            label_field=names["label_field"],
+            embeddings_field=names["embeddings_field"],
+        )
+
+    @staticmethod
+    def review(review):
+        state = dict(
+            review=[dict(id=r["id"], given=r["given"], suggested=r["suggested"],
+                         quality=r["quality"]) for r in review["rows"]],
+            review_pending=review["pending"],
+            accepted=review["reviewed"].get(ACCEPTED_TAG, 0),
+            # Which run's names the rows come from (shown; Accept writes its label field).
+            review_fields=review["fields"],
+        )
+        for i, r in enumerate(review["rows"]):
+            state["review_%d" % i] = dict(img=_media_url(r["filepath"]))
+        return state
+
+    @staticmethod
+    def groups(groups):
+        state = dict(groups=[dict(kept_id=g["kept_id"], copies=[c["id"] for c in g["copies"]],
+                                  count=g["count"]) for g in groups])
+        for i, g in enumerate(groups):
+            images = {"kept": _media_url(g["kept_filepath"]) if g["kept_filepath"] else None}
+            for j, copy in enumerate(g["copies"]):
+                images["copy_%d" % j] = _media_url(copy["filepath"])
+            state["group_%d" % i] = images
+        return state
 
 
 class WinnowPanel(foo.Panel):
@@ -60,17 +109,16 @@ class WinnowPanel(foo.Panel):
     def refresh(self, ctx):
         self._refresh(ctx)
 
-    def show_finding(self, ctx):
-        from winnow.plugin import findings
-
-        ctx.ops.set_view(findings.finding_view(ctx.dataset, ctx.params["finding"]))
-
     def show_run(self, ctx):
         import winnow
         from winnow.plugin import findings
 
         run = winnow.get_run(ctx.dataset, ctx.params["key"])
         ctx.ops.set_view(findings.run_view(ctx.dataset, run))
+
+    def load_saved_view(self, ctx):
+        # By name, so the App shows the saved view as selected in its view bar.
+        ctx.ops.set_view(name=ctx.params["name"])
 
     def show_all(self, ctx):
         ctx.ops.clear_view()
@@ -133,9 +181,13 @@ class WinnowPanel(foo.Panel):
         from winnow.plugin import findings
         from winnow.plugin.label_review import accept_suggestions
 
-        label_field = findings.label_field(ctx.dataset)
-        accept_suggestions(ctx.dataset.select([ctx.params["id"]]), label_field=label_field,
-                           tag=ACCEPTED_TAG)
+        names = findings.label_review_fields(ctx.dataset)
+        if names is None or names["label_field"] is None:
+            ctx.ops.notify("No label-issue run with a label field to write", variant="error")
+            return
+        accept_suggestions(ctx.dataset.select([ctx.params["id"]]),
+                           suggestion_field=names["suggestion_field"],
+                           label_field=names["label_field"], tag=ACCEPTED_TAG)
         ctx.ops.reload_dataset()
         self._load_review(ctx)
 
@@ -143,8 +195,9 @@ class WinnowPanel(foo.Panel):
         from winnow.plugin import findings
         from winnow.plugin.label_review import undo_suggestions
 
-        restored = undo_suggestions(ctx.dataset, label_field=findings.label_field(ctx.dataset),
-                                    tag=ACCEPTED_TAG)
+        names = findings.label_review_fields(ctx.dataset) or {}
+        label_field = names.get("label_field") or findings.label_field(ctx.dataset)
+        restored = undo_suggestions(ctx.dataset, label_field=label_field, tag=ACCEPTED_TAG)
         ctx.ops.reload_dataset()
         ctx.ops.notify("Restored %d label(s)" % restored, variant="success")
         self._load_review(ctx)
@@ -165,30 +218,25 @@ class WinnowPanel(foo.Panel):
 
         dataset = ctx.dataset
         runs = winnow.list_runs(dataset)
-        summary = findings.summarize(dataset, runs=runs)
-        ctx.panel.state.set(dict(
-            dataset=dataset.name,
-            total=summary["total"],
-            findings=summary["findings"],
-            runs=[_run_row(r) for r in runs],
-            actions=_available_actions(),
-            label_field=findings.label_field(dataset, runs=runs),
-            embeddings_field=findings.embeddings_field(dataset, runs=runs),
-        ))
-        hists = findings.histograms(dataset)
-        ctx.panel.state.histograms = [dict(field=h["field"], label=h["label"]) for h in hists]
+        hists = findings.histograms(dataset, runs=runs)
+        names = dict(label_field=findings.label_field(dataset, runs=runs),
+                     embeddings_field=findings.embeddings_field(dataset, runs=runs))
+        ctx.panel.state.set(PanelState.overview(
+            dataset.name, findings.summarize(dataset, runs=runs), runs, hists,
+            _available_actions(), names))
         for h in hists:
             ctx.panel.data.set("hist_" + h["field"], _histogram_traces(h))
-        self._load_map(ctx)
-        self._load_review(ctx)
+        self._load_map(ctx, runs=runs)
+        self._load_review(ctx, runs=runs)
 
-    def _load_map(self, ctx):
+    def _load_map(self, ctx, runs=None):
         from winnow.plugin import embedding_map, findings
 
         dataset = ctx.dataset
-        field = ctx.panel.state.embeddings_field or findings.embeddings_field(dataset)
+        field = ctx.panel.state.embeddings_field or findings.embeddings_field(dataset, runs=runs)
         key = embedding_map.find_map(dataset, field) if field else None
-        modes = _color_modes(dataset, ctx.panel.state.label_field)
+        names = findings.map_fields(dataset, runs=runs)
+        modes = _color_modes(names)
         color_by = ctx.panel.state.color_by
         if color_by not in modes:
             color_by = modes[0]
@@ -196,63 +244,24 @@ class WinnowPanel(foo.Panel):
         if key is None:
             ctx.panel.state.map = info
             return
-        label_path = (ctx.panel.state.label_field + ".label"
-                      if ctx.panel.state.label_field else None)
-        wanted = dict(status=["tags", "redundant_of"], cluster=["cluster"],
-                      label=[label_path] if label_path else [],
-                      label_quality=["label_quality"])[color_by]
+        wanted = _map_paths(names)[color_by]
         points = embedding_map.map_points(dataset, key, fields=wanted,
                                           max_points=embedding_map.DEFAULT_MAX_POINTS)
         info.update(total=points["total"], shown=len(points["ids"]), sampled=points["sampled"])
         ctx.panel.state.map = info
         ctx.panel.state.color_by = color_by
-        ctx.panel.data.map = _map_traces(points, color_by, label_path)
+        ctx.panel.data.map = _map_traces(points, color_by, names)
 
-    def _load_review(self, ctx):
-        dataset = ctx.dataset
-        rows = []
-        label_field = ctx.panel.state.label_field
-        if (dataset.get_field("label_quality") is not None
-                and dataset.get_field("suggested_label") is not None):
-            # The worst labels first, without those already reviewed.
-            view = (dataset.match_tags("label_issue")
-                    .match_tags([KEEP_TAG, REVIEW_TAG, ACCEPTED_TAG], bool=False)
-                    .sort_by("label_quality").limit(REVIEW_ROWS))
-            paths = ["id", "filepath", "label_quality", "suggested_label.label"]
-            if label_field:
-                paths.append(label_field + ".label")
-            values = view.values(paths)
-            for i, row in enumerate(zip(*values)):
-                sid, filepath, quality, suggested = row[:4]
-                given = row[4] if label_field else None
-                rows.append(dict(id=sid, given=given, suggested=suggested,
-                                 quality=None if quality is None else round(float(quality), 3)))
-                ctx.panel.state.set("review_%d" % i, dict(img=_media_url(filepath)))
-        ctx.panel.state.review = rows
-        ctx.panel.state.review_pending = len(
-            dataset.match_tags("label_issue").match_tags([KEEP_TAG, REVIEW_TAG, ACCEPTED_TAG],
-                                                         bool=False)
-        ) if rows else 0
-        ctx.panel.state.accepted = int(dataset.count_values("tags").get(ACCEPTED_TAG, 0))
-        self._load_groups(ctx)
+    def _load_review(self, ctx, runs=None):
+        from winnow.plugin import findings
 
-    def _load_groups(self, ctx):
         dataset = ctx.dataset
-        groups = []
-        if dataset.get_field("redundant_of") is not None:
-            counts = dataset.match_tags("redundant").count_values("redundant_of")
-            top = sorted(((n, k) for k, n in counts.items() if k), reverse=True)
-            for g, (n, kept_id) in enumerate(top[:REDUNDANT_GROUPS]):
-                kept = dataset.select([kept_id]).values("filepath")
-                copies = dataset.match(F("redundant_of") == kept_id).sort_by(
-                    "redundancy_distance").limit(GROUP_COPIES)
-                cids, cpaths = copies.values(["id", "filepath"])
-                images = {"kept": _media_url(kept[0]) if kept else None}
-                for j, path in enumerate(cpaths):
-                    images["copy_%d" % j] = _media_url(path)
-                ctx.panel.state.set("group_%d" % g, images)
-                groups.append(dict(kept_id=kept_id, copies=cids, count=int(n)))
-        ctx.panel.state.groups = groups
+        review = findings.review(dataset, [KEEP_TAG, REVIEW_TAG, ACCEPTED_TAG], runs=runs,
+                                 limit=REVIEW_ROWS)
+        ctx.panel.state.set(PanelState.review(review))
+        groups = findings.redundant_groups(dataset, runs=runs, limit=REDUNDANT_GROUPS,
+                                           copies=GROUP_COPIES)
+        ctx.panel.state.set(PanelState.groups(groups))
 
     # ------------------------------------------------------------------ layout
 
@@ -277,16 +286,24 @@ class WinnowPanel(foo.Panel):
     def _render_findings(self, panel, s):
         panel.md(_heading("What Winnow found"), name="findings_title")
         for f in s.findings or []:
-            row = panel.h_stack("finding_" + f["name"], align_y="center", gap=2)
-            if f["computed"]:
-                row.md("**%s**: %s (%.1f %%)" % (f["label"], _fmt(f["count"]),
-                                                 100.0 * f["fraction"]), name="text")
-                row.btn("show", label="Show " + f["label"].lower(), variant="outlined",
-                        on_click=self.show_finding, params={"finding": f["name"]},
-                        disabled=f["count"] == 0)
-            else:
+            row = panel.h_stack("finding_" + f["id"], align_y="center", gap=2)
+            if not f["computed"]:
                 row.md("**%s**: not computed yet — run `%s`" % (
                     f["label"], f["operator"].rsplit("/", 1)[-1]), name="text")
+                continue
+            if f["tags"]:
+                row.md("**%s**: %s (%.1f %%) · tagged %s" % (
+                    f["label"], _fmt(f["count"]), 100.0 * f["fraction"],
+                    ", ".join("`%s`" % t for t in f["tags"])), name="text")
+                row.btn("show", label="Show " + f["label"].lower(), variant="outlined",
+                        on_click=self.show_run, params={"key": f["run_key"]},
+                        disabled=f["count"] == 0)
+            else:  # e.g. the filter: what it found is in its saved views
+                row.md("**%s**: saved views" % f["label"], name="text")
+            # One button per saved view the run made, loading it by name.
+            for j, v in enumerate(f["saved_views"]):
+                row.btn("view_%d" % j, label="%s (%s)" % (v["name"], _fmt(v["count"])),
+                        on_click=self.load_saved_view, params={"name": v["name"]})
 
     def _render_runs(self, panel, s):
         panel.md(_heading("Runs"), name="runs_title")
@@ -350,8 +367,10 @@ class WinnowPanel(foo.Panel):
         if not rows:
             panel.md("No label issues to review (run `find_label_issues`).", name="review_empty")
         else:
-            panel.md("Label issues, worst first (%s still to review):" % _fmt(
-                s.review_pending or 0), name="review_intro")
+            names = s.review_fields or {}
+            panel.md("Label issues in `%s` (tag `%s`), worst first (%s still to review):" % (
+                names.get("label_field"), names.get("tag"), _fmt(s.review_pending or 0)),
+                name="review_intro")
         for i, r in enumerate(rows):
             row = panel.h_stack("review_%d" % i, align_y="center", gap=1)
             row.img("img", width="56px", height="56px", on_click=self.show_sample,
@@ -432,31 +451,41 @@ def _available_actions():
     return out
 
 
-def _color_modes(dataset, label_field):
+def _color_modes(names):
+    """The colourings the map offers, given findings.map_fields' names."""
     modes = ["status"]
-    if dataset.get_field("cluster") is not None:
-        modes.append("cluster")
-    if label_field:
-        modes.append("label")
-    if dataset.get_field("label_quality") is not None:
-        modes.append("label_quality")
+    for mode, field in (("cluster", "cluster_field"), ("label", "label_field"),
+                        ("label_quality", "quality_field")):
+        if names[field]:
+            modes.append(mode)
     return modes
 
 
-def _status(tags):
-    tags = tags or []
-    for status in ("outlier", "redundant", "representative"):
-        if status in tags:
+def _map_paths(names):
+    """The sample paths each colouring reads."""
+    return dict(
+        status=["tags"] + ([names["link_field"]] if names["link_field"] else []),
+        cluster=[names["cluster_field"]] if names["cluster_field"] else [],
+        label=[names["label_field"] + ".label"] if names["label_field"] else [],
+        label_quality=[names["quality_field"]] if names["quality_field"] else [],
+    )
+
+
+def _status(tags, status_tags):
+    tags = set(tags or [])
+    for status, run_tags in status_tags:
+        if tags.intersection(run_tags):
             return status
     return "kept"
 
 
-def _map_traces(points, color_by, label_path):
+def _map_traces(points, color_by, names):
     ids, x, y, values = points["ids"], points["x"], points["y"], points["values"]
     traces = []
     if color_by == "status":
-        statuses = [_status(t) for t in values.get("tags", [[]] * len(ids))]
-        redundant_of = values.get("redundant_of", [None] * len(ids))
+        statuses = [_status(t, names["status_tags"])
+                    for t in values.get("tags", [[]] * len(ids))]
+        redundant_of = values.get(names["link_field"], [None] * len(ids))
         from winnow.plugin.embedding_map import link_segments
 
         targets = [t if s == "redundant" else None for s, t in zip(statuses, redundant_of)]
@@ -473,15 +502,15 @@ def _map_traces(points, color_by, label_path):
                                             size=9 if status == "representative" else 6))
         return traces
     if color_by == "label_quality":
-        q = values.get("label_quality", [None] * len(ids))
+        q = values.get(names["quality_field"], [None] * len(ids))
         rows = [i for i, v in enumerate(q) if v is not None]
         trace = _points_trace("label quality", rows, ids, x, y, None)
         trace["marker"] = dict(color=[q[i] for i in rows], colorscale="RdYlGn", cmin=0,
                                cmax=1, size=6, showscale=True,
-                               colorbar=dict(title=dict(text="quality")))
+                               colorbar=dict(title=dict(text=names["quality_field"])))
         trace["text"] = ["%.3f" % q[i] for i in rows]
         return traces + [trace]
-    field = "cluster" if color_by == "cluster" else label_path
+    (field,) = _map_paths(names)[color_by]
     cats = [str(v) if v is not None else "none" for v in values.get(field, [None] * len(ids))]
     order = sorted(set(cats), key=lambda c: (-cats.count(c), c))
     top = set(order[:CATEGORY_LIMIT])

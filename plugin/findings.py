@@ -1,40 +1,43 @@
-"""What the Winnow steps found on a dataset, summarised with aggregations only.
+"""What the Winnow runs found on a dataset, read from their run records.
 
-Readers for the App panel and reports: counts come from ``count_values`` and
-``histogram_values`` (one aggregation pipeline each), never from loading every
-document, so they stay fast on 50 000 samples. A step that has not run yet is
-reported as missing, with the operator that computes it.
+Every field, tag and view name comes from the runs' records
+(:func:`winnow.list_runs`): the fields and tags a run wrote, its score
+(``run["score"]``: the field that orders what it found) and its saved views. A
+run made with ``score_field="glosh"`` or ``tag="odd"`` is therefore summarised
+under those names, and two runs of one step with different names are two
+findings. Counts come from aggregations (``count_values``, ``histogram_values``),
+never from loading every document, so they stay fast on 50 000 samples. A step
+that has not run yet is reported as missing, with the operator that computes it.
+
+Everything here returns plain dicts and lists; the App panel only lays them out.
 """
 
+import fiftyone.core.fields as fof
 import fiftyone.core.labels as fol
+from fiftyone import ViewField as F
 
 from . import runs as winnow_runs
 
 OPERATOR_PREFIX = "@winnow/curation/"
 
-# The steps' default outputs (issues 3-6). ``fields`` are what makes a step
-# "computed"; ``score`` orders what it found (``descending`` most striking first).
-FINDINGS = [
-    dict(name="outliers", label="Outliers", tag="outlier", method="outliers",
-         fields=["outlier_score"], score="outlier_score", descending=True,
-         operator="find_outliers"),
-    dict(name="redundant", label="Redundant", tag="redundant", method="redundancy",
-         fields=["redundant_of", "redundancy_distance"], score="redundancy_distance",
-         descending=False, operator="find_redundant"),
-    dict(name="representatives", label="Representatives", tag="representative",
-         method="representatives", fields=["cluster", "medoid_distance"],
-         score="medoid_distance", descending=False, operator="find_representatives"),
-    dict(name="label_issues", label="Label issues", tag="label_issue", method="label_issues",
-         fields=["label_quality", "suggested_label"], score="label_quality",
-         descending=False, operator="find_label_issues"),
-]
-
-# The score distributions the panel draws.
-HISTOGRAMS = [
-    dict(field="outlier_score", label="Outlier score", finding="outliers"),
-    dict(field="label_quality", label="Label quality", finding="label_issues"),
-    dict(field="medoid_distance", label="Distance to medoid", finding="representatives"),
-]
+# What no user chooses about a step, keyed by run ``method``, in pipeline order.
+# ``fields`` names the roles of a run's ``fields``, in the order the step records
+# them; ``status`` is how the map's status colouring calls the samples a run tags.
+STEPS = {
+    "outliers": dict(label="Outliers", operator="find_outliers",
+                     score_label="Outlier score", fields=("score",), status="outlier"),
+    "redundancy": dict(label="Redundant", operator="find_redundant",
+                       score_label="Distance to the kept sample",
+                       fields=("link", "distance"), status="redundant"),
+    "filter": dict(label="Filter", operator="filter_dataset", score_label="Outlier score",
+                   fields=(), status=None),
+    "representatives": dict(label="Representatives", operator="find_representatives",
+                            score_label="Distance to medoid",
+                            fields=("cluster", "distance", "rank"), status="representative"),
+    "label_issues": dict(label="Label issues", operator="find_label_issues",
+                         score_label="Label quality", fields=("quality", "suggestion"),
+                         status=None),
+}
 
 # Operators the panel offers, in pipeline order: (name, button label).
 ACTIONS = [
@@ -48,97 +51,151 @@ ACTIONS = [
 ]
 
 
-def get_finding(name):
-    for finding in FINDINGS:
-        if finding["name"] == name:
-            return finding
-    raise KeyError("Unknown finding %r; one of %s" % (name, [f["name"] for f in FINDINGS]))
+def _runs(samples, runs):
+    return winnow_runs.list_runs(samples) if runs is None else runs
+
+
+def step_runs(runs):
+    """The runs of the steps in :data:`STEPS`, in pipeline order, oldest first per step."""
+    order = list(STEPS)
+    chosen = [r for r in runs if r["method"] in STEPS]
+    return sorted(chosen, key=lambda r: order.index(r["method"]))  # stable: keeps run order
+
+
+def newest_run(runs, method):
+    """The most recent run of ``method``, or None."""
+    found = [r for r in runs if r["method"] == method]
+    return found[-1] if found else None
+
+
+def run_field(samples, run, role):
+    """The field a run wrote for ``role`` (see :data:`STEPS`), if it still exists."""
+    roles = STEPS.get(run["method"], {}).get("fields", ())
+    fields = run.get("fields", [])
+    if role not in roles or roles.index(role) >= len(fields):
+        return None
+    name = fields[roles.index(role)]
+    return name if samples.get_field(name) is not None else None
+
+
+def run_score(samples, run):
+    """A run's score ``{"field", "descending"}`` if its field exists and is numeric."""
+    score = run.get("score")
+    if not score or not _is_numeric(samples, score.get("field")):
+        return None
+    return dict(field=score["field"], descending=bool(score.get("descending")))
 
 
 def summarize(samples, runs=None):
-    """Counts of what each step found.
+    """One finding per Winnow run of a step in :data:`STEPS`; one per step never run.
 
     Args:
         samples: a dataset or view
         runs (None): ``winnow.list_runs(samples)`` if already loaded
 
     Returns:
-        a dict ``{"total": N, "findings": [{name, label, tag, computed, count,
-        fraction, operator, run_keys}, ...]}``
+        a dict ``{"total": N, "findings": [...]}``; each finding has ``id`` (the
+        run key, or the method of a step never run), ``method``, ``label``,
+        ``computed``, ``operator``, ``run_key``, ``tags`` (the run's sample tags),
+        ``count`` and ``fraction`` (samples with any of them), ``score`` (see
+        :func:`run_score`) and ``saved_views`` (``[{"name", "count"}]``)
     """
-    runs = winnow_runs.list_runs(samples) if runs is None else runs
-    schema = samples.get_field_schema()
+    runs = step_runs(_runs(samples, runs))
     total = len(samples)
     tag_counts = samples.count_values("tags") if total else {}
+    dataset = samples._root_dataset
+    labels = _labels(runs)
     out = []
-    for finding in FINDINGS:
-        keys = [r["key"] for r in runs if r["method"] == finding["method"]]
-        computed = bool(keys) or finding["fields"][0] in schema
-        count = int(tag_counts.get(finding["tag"], 0))
-        out.append(dict(
-            name=finding["name"], label=finding["label"], tag=finding["tag"],
-            computed=computed, count=count,
-            fraction=(count / total) if total else 0.0,
-            operator=OPERATOR_PREFIX + finding["operator"], run_keys=keys,
-        ))
+    for method, step in STEPS.items():
+        step_found = [r for r in runs if r["method"] == method]
+        if not step_found:
+            out.append(dict(id=method, method=method, label=step["label"], computed=False,
+                            operator=OPERATOR_PREFIX + step["operator"], run_key=None,
+                            tags=[], count=0, fraction=0.0, score=None, saved_views=[]))
+            continue
+        for run in step_found:
+            tags = list(run.get("tags") or [])
+            if len(tags) == 1:
+                count = int(tag_counts.get(tags[0], 0))
+            else:  # a sample with several of the run's tags counts once
+                count = len(samples.match_tags(tags)) if tags and total else 0
+            views = [dict(name=name, count=len(dataset.load_saved_view(name)))
+                     for name in run.get("saved_views", []) if dataset.has_saved_view(name)]
+            out.append(dict(id=run["key"], method=method, label=labels[run["key"]],
+                            computed=True, operator=OPERATOR_PREFIX + step["operator"],
+                            run_key=run["key"], tags=tags, count=count,
+                            fraction=(count / total) if total else 0.0,
+                            score=run_score(samples, run), saved_views=views))
     return dict(total=total, findings=out)
 
 
-def finding_view(samples, name):
-    """The samples a step flagged, most striking first (e.g. highest outlier score)."""
-    finding = get_finding(name)
-    view = samples.match_tags(finding["tag"])
-    if samples.get_field(finding["score"]) is not None:
-        view = view.sort_by(finding["score"], reverse=finding["descending"])
-    return view
+def _labels(runs):
+    """The step's label for each run key, with the name that tells apart several runs
+    of one step: their score field when those differ, else their run keys."""
+    labels = {}
+    for method, step in STEPS.items():
+        step_found = [r for r in runs if r["method"] == method]
+        if len(step_found) == 1:
+            labels[step_found[0]["key"]] = step["label"]
+            continue
+        scores = [(r.get("score") or {}).get("field") for r in step_found]
+        distinct = None not in scores and len(set(scores)) == len(scores)
+        for run, score in zip(step_found, scores):
+            prefix = "winnow_%s_" % method
+            name = score if distinct else (run["key"][len(prefix):]
+                                           if run["key"].startswith(prefix) else run["key"])
+            labels[run["key"]] = "%s (%s)" % (step["label"], name)
+    return labels
 
 
 def run_view(samples, run):
-    """What a Winnow run found: its tagged samples, or the samples it wrote a value to."""
+    """What a Winnow run found: its tagged samples, most striking first by its score;
+    else the samples it wrote a value to."""
+    score = run_score(samples, run)
     if run.get("tags"):
         view = samples.match_tags(run["tags"])
-        for finding in FINDINGS:
-            if finding["tag"] in run["tags"] and samples.get_field(finding["score"]) is not None:
-                view = view.sort_by(finding["score"], reverse=finding["descending"])
-                break
-        return view
-    fields = [f for f in run.get("fields", []) if samples.get_field(f) is not None]
-    if fields:
-        return samples.exists(fields[0])
-    return samples.limit(0)
+    else:
+        fields = [f for f in run.get("fields", []) if samples.get_field(f) is not None]
+        if not fields:
+            return samples.limit(0)
+        view = samples.exists(fields[0])
+    if score:
+        view = view.sort_by(score["field"], reverse=score["descending"])
+    return view
 
 
-def histograms(samples, bins=25):
-    """Histograms of the score fields that exist, in one aggregation pass.
+def histograms(samples, runs=None, bins=25):
+    """Histograms of the runs' score fields (each field once), in one aggregation pass.
 
     Returns:
-        a list of dicts ``{field, label, counts, edges}`` (only computed fields)
+        a list of dicts ``{field, label, counts, edges}``, in pipeline order
     """
     import fiftyone.core.aggregations as foa
 
-    present = [h for h in HISTOGRAMS if _is_numeric(samples, h["field"])]
-    if not present or not len(samples):
+    wanted = {}
+    for run in step_runs(_runs(samples, runs)):
+        score = run_score(samples, run)
+        if score and score["field"] not in wanted:
+            wanted[score["field"]] = "%s (%s)" % (STEPS[run["method"]]["score_label"],
+                                                  score["field"])
+    if not wanted or not len(samples):
         return []
-    aggs = [foa.HistogramValues(h["field"], bins=bins) for h in present]
-    results = samples.aggregate(aggs)
+    results = samples.aggregate([foa.HistogramValues(f, bins=bins) for f in wanted])
     out = []
-    for h, (counts, edges, _other) in zip(present, results):
-        out.append(dict(field=h["field"], label=h["label"],
+    for (field, label), (counts, edges, _other) in zip(wanted.items(), results):
+        out.append(dict(field=field, label=label,
                         counts=[int(c) for c in counts], edges=[float(e) for e in edges]))
     return out
 
 
 def _is_numeric(samples, field):
-    import fiftyone.core.fields as fof
-
-    f = samples.get_field(field)
-    return isinstance(f, (fof.FloatField, fof.IntField))
+    return bool(field) and isinstance(samples.get_field(field), (fof.FloatField, fof.IntField))
 
 
 def label_field(samples, runs=None):
-    """The classification field the label-issue step used, else the first one present."""
-    runs = winnow_runs.list_runs(samples) if runs is None else runs
-    for run in reversed(runs):
+    """The classification field of the newest run that names one, else ``ground_truth``
+    or the first classification field present."""
+    for run in reversed(_runs(samples, runs)):
         name = run["params"].get("label_field")
         if name and samples.get_field(name) is not None:
             return name
@@ -150,9 +207,134 @@ def label_field(samples, runs=None):
 
 def embeddings_field(samples, runs=None):
     """The embeddings field of the latest Winnow embeddings run, else ``embedding`` if present."""
-    runs = winnow_runs.list_runs(samples) if runs is None else runs
-    for run in reversed(runs):
+    for run in reversed(_runs(samples, runs)):
         name = run["params"].get("embeddings_field")
         if run["method"] == "embeddings" and name and samples.get_field(name) is not None:
             return name
     return "embedding" if samples.get_field("embedding") is not None else None
+
+
+def label_review_fields(samples, runs=None):
+    """Names the newest label-issue run wrote: ``{run_key, tag, quality_field,
+    suggestion_field, label_field}``, or None if there is none or its fields are gone."""
+    run = newest_run(_runs(samples, runs), "label_issues")
+    if run is None:
+        return None
+    score = run_score(samples, run)
+    quality = score["field"] if score else run_field(samples, run, "quality")
+    suggestion = run_field(samples, run, "suggestion")
+    tag = run["params"].get("tag") or next(iter(run.get("tags") or []), None)
+    label = run["params"].get("label_field")
+    if not (quality and suggestion and tag):
+        return None
+    return dict(run_key=run["key"], tag=tag, quality_field=quality,
+                suggestion_field=suggestion,
+                label_field=label if label and samples.get_field(label) is not None else None)
+
+
+def review(samples, reviewed_tags, runs=None, limit=8):
+    """The newest label-issue run's flagged samples still to review, worst label first.
+
+    Args:
+        samples: a dataset or view
+        reviewed_tags: sample tags that mark a sample as already reviewed
+        runs (None): ``winnow.list_runs(samples)`` if already loaded
+        limit (8): rows to return
+
+    Returns:
+        a dict with ``rows`` (``[{id, filepath, given, suggested, quality}]``),
+        ``pending`` (flagged samples not reviewed yet), ``reviewed`` (``{tag:
+        count}`` for ``reviewed_tags``) and ``fields`` (:func:`label_review_fields`)
+    """
+    reviewed_tags = list(reviewed_tags)
+    tag_counts = samples.count_values("tags") if len(samples) else {}
+    out = dict(rows=[], pending=0, reviewed={t: int(tag_counts.get(t, 0)) for t in reviewed_tags},
+               fields=label_review_fields(samples, runs))
+    names = out["fields"]
+    if names is None:
+        return out
+    todo = samples.match_tags(names["tag"]).match_tags(reviewed_tags, bool=False)
+    view = todo.sort_by(names["quality_field"]).limit(limit)
+    paths = ["id", "filepath", names["quality_field"], _label_path(samples, names["suggestion_field"])]
+    if names["label_field"]:
+        paths.append(_label_path(samples, names["label_field"]))
+    values = view.values(paths)
+    for row in zip(*values):
+        sid, filepath, quality, suggested = row[:4]
+        given = row[4] if names["label_field"] else None
+        out["rows"].append(dict(
+            id=sid, filepath=filepath, given=_label_text(given), suggested=_label_text(suggested),
+            quality=None if quality is None else round(float(quality), 3)))
+    out["pending"] = len(todo) if out["rows"] else 0
+    return out
+
+
+def _label_path(samples, field):
+    # Multi-label fields hold a list of classifications.
+    if isinstance(samples.get_field(field), fof.EmbeddedDocumentField) and issubclass(
+            samples.get_field(field).document_type, fol.Classifications):
+        return field + ".classifications.label"
+    return field + ".label"
+
+
+def _label_text(value):
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return value
+
+
+def redundant_groups(samples, runs=None, limit=3, copies=5):
+    """The newest redundancy run's largest groups: a kept sample and its redundant copies.
+
+    Returns:
+        a list of ``{kept_id, kept_filepath, copies: [{id, filepath}], count}``,
+        largest group first (``copies`` nearest first, at most ``copies``)
+    """
+    run = newest_run(_runs(samples, runs), "redundancy")
+    if run is None or not run.get("tags"):
+        return []
+    link = run_field(samples, run, "link")
+    if link is None:
+        return []
+    score = run_score(samples, run)
+    distance = score["field"] if score else run_field(samples, run, "distance")
+    counts = samples.match_tags(run["tags"]).count_values(link)
+    top = sorted(((n, k) for k, n in counts.items() if k), reverse=True)[:limit]
+    groups = []
+    for n, kept_id in top:
+        kept = samples.select([kept_id]).values("filepath")
+        view = samples.match(F(link) == kept_id)
+        if distance:
+            view = view.sort_by(distance)
+        ids, paths = view.limit(copies).values(["id", "filepath"])
+        groups.append(dict(kept_id=kept_id, kept_filepath=kept[0] if kept else None,
+                           copies=[dict(id=i, filepath=p) for i, p in zip(ids, paths)],
+                           count=int(n)))
+    return groups
+
+
+def map_fields(samples, runs=None):
+    """The names the embedding map's colourings read, from the newest run of each step.
+
+    Returns:
+        a dict: ``status_tags`` (``[(status, [tags])]``, drawing order of precedence:
+        the first status whose tags a sample has wins), ``link_field`` (redundant →
+        kept), ``cluster_field``, ``quality_field`` and ``label_field`` (None where
+        no run wrote one)
+    """
+    runs = _runs(samples, runs)
+    status_tags = []
+    for method, step in STEPS.items():
+        tags = sorted({t for r in runs if r["method"] == method for t in r.get("tags") or []})
+        if step["status"] and tags:
+            status_tags.append((step["status"], tags))
+    redundancy = newest_run(runs, "redundancy")
+    representatives = newest_run(runs, "representatives")
+    review_fields = label_review_fields(samples, runs)
+    return dict(
+        status_tags=status_tags,
+        link_field=redundancy and run_field(samples, redundancy, "link"),
+        cluster_field=representatives and run_field(samples, representatives, "cluster"),
+        quality_field=review_fields and review_fields["quality_field"],
+        label_field=label_field(samples, runs),
+    )

@@ -121,9 +121,11 @@ def test_panel_shows_counts_and_map_and_show_outliers_changes_the_grid(app_datas
         expect(content).to_contain_text("%s: %d (" % (label, tags[tag]))
     expect(content).to_contain_text("All %d points" % len(ds))
 
-    # The plots render: the map draws one marker per sample, the histograms their bars.
+    # The plots render: the map draws one marker per sample, the histograms (one per
+    # run score field: outlier score, redundancy distance, medoid distance, label quality)
+    # their bars.
     plots = content.locator(".js-plotly-plot")
-    expect(plots).to_have_count(4, timeout=30_000)
+    expect(plots).to_have_count(5, timeout=30_000)
     markers = plots.first.locator(".scatterlayer path.point")
     expect(markers).to_have_count(len(ds), timeout=30_000)
     assert plots.nth(1).locator(".barlayer path").count() > 0

@@ -11,6 +11,7 @@ from fiftyone.operators.executor import ExecutionContext, Executor
 
 import winnow
 from winnow.plugin import embedding_map, findings
+from winnow.plugin import runs as winnow_runs
 from winnow_fields import add_winnow_fields
 
 URI = "@winnow/curation/winnow"
@@ -96,17 +97,21 @@ def test_on_load_sends_counts_runs_plots_and_review(curated):
     ctx, ops = call(ds, "on_load")
     state = ctx.panel_state
     tags = ds.count_values("tags")
-    counts = {f["tag"]: f["count"] for f in state["findings"]}
+    # One row per run, counted under the tag its record names.
+    counts = {t: f["count"] for f in state["findings"] for t in f["tags"]}
     assert counts == {t: tags.get(t, 0) for t in counts}
     assert counts["outlier"] == len(found["outlier"]) > 0
     assert counts["label_issue"] == len(found["label_issue"]) > 0
-    assert all(f["computed"] for f in state["findings"])
+    computed = {f["method"]: f["computed"] for f in state["findings"]}
+    assert computed == dict(outliers=True, redundancy=True, filter=False,
+                            representatives=True, label_issues=True)
     assert [r["key"] for r in state["runs"]] == [r["key"] for r in winnow.list_runs(ds)]
 
     data = {}
     for params in ops["patch_panel_data"]:
         data.update(params["data"])
-    assert {"hist_outlier_score", "hist_label_quality", "hist_medoid_distance", "map"} <= set(data)
+    assert {"hist_outlier_score", "hist_redundancy_distance", "hist_label_quality",
+            "hist_medoid_distance", "map"} <= set(data)
     (bars,) = data["hist_outlier_score"]
     assert sum(bars["y"]) == len(ds.exists("outlier_score"))
 
@@ -141,7 +146,8 @@ def test_on_load_sends_counts_runs_plots_and_review(curated):
 
 def test_show_outliers_sets_the_grid_view(curated):
     ds, found = curated
-    _, ops = call(ds, "show_finding", finding="outliers")
+    key = winnow.list_runs(ds, method="outliers")[0]["key"]
+    _, ops = call(ds, "show_run", key=key)
     view = shown_view(ds, ops)
     assert set(view.values("id")) == set(found["outlier"])
     scores = view.values("outlier_score")
@@ -169,8 +175,8 @@ def test_delete_run_asks_first_then_removes_its_fields_and_tags(scratch):
     assert "outlier" not in ds.count_values("tags")
     assert ds.get_field("redundant_of") is not None  # other runs untouched
     assert key not in [r["key"] for r in ctx.panel_state["runs"]]
-    outliers = next(f for f in ctx.panel_state["findings"] if f["name"] == "outliers")
-    assert not outliers["computed"]
+    (outliers,) = [f for f in ctx.panel_state["findings"] if f["method"] == "outliers"]
+    assert not outliers["computed"] and outliers["run_key"] is None
     assert {"clear_view", "reload_dataset"} <= set(ops)
 
 
@@ -285,8 +291,14 @@ def test_panel_payload_stays_bounded_at_50000_samples(demo_embedded, make_datase
                    progress=False)
     ds.set_values("embedding", list(X.astype(np.float32)))
     ids = ds.values("id")
-    ds.select([ids[i] for i in rng.choice(n, 500, replace=False)]).tag_samples("outlier")
-    ds.set_values("outlier_score", rng.random(n).tolist())
+    # Scores and tags written and recorded the way find_outliers does (its GLOSH fit
+    # on 50 000 samples would dominate the test's time).
+    step = winnow_runs.Step(ds, "outliers", fields=["outlier_score"], tags=["outlier"],
+                            score=dict(field="outlier_score", descending=True))
+    with step.writing():
+        ds.select([ids[i] for i in rng.choice(n, 500, replace=False)]).tag_samples("outlier")
+        ds.set_values("outlier_score", rng.random(n).tolist())
+    step.record(params={}, counts=dict(samples=n, outliers=500))
     embedding_map.compute_map(ds, "embedding")
 
     ctx, ops = call(ds, "on_load")
@@ -299,8 +311,133 @@ def test_panel_payload_stays_bounded_at_50000_samples(demo_embedded, make_datase
     assert state["map"]["sampled"] is True and state["map"]["total"] == n
     assert "random sample of 2,000 of 50,000 points" in output_text(ops)
     # Aggregates cover every sample; the whole payload stays small.
-    assert {f["tag"]: f["count"] for f in state["findings"]}["outlier"] == 500
+    assert {t: f["count"] for f in state["findings"] for t in f["tags"]}["outlier"] == 500
     (bars,) = data["hist_outlier_score"]
     assert sum(bars["y"]) == n and len(bars["y"]) <= 100
     payload = len(json.dumps(data)) + len(json.dumps(state)) + len(output_text(ops))
     assert payload < 2_000_000
+
+
+@pytest.fixture(scope="module")
+def named(demo_embedded):
+    """Runs made with names of their own, next to a run with the defaults: two
+    outlier runs, a filter (with its own outlier and redundancy runs) and label issues."""
+    ds = demo_embedded.clone()
+    winnow.find_outliers(ds, score_field="glosh", tag="odd", count=10, progress=False)
+    winnow.find_outliers(ds, count=12, progress=False)
+    winnow.filter_dataset(ds, outliers=0.04, redundant=0.05, view_prefix="mine",
+                          score_field="fscore", outlier_tag="f_out", redundant_tag="f_red",
+                          link_field="f_of", distance_field="f_dist", progress=False)
+    winnow.find_label_issues(ds, tag="suspect", quality_field="lq", suggestion_field="sugg",
+                             progress=False)
+    embedding_map.compute_map(ds, "embedding")
+    yield ds
+    ds.delete()
+
+
+def _panel_data(ops):
+    data = {}
+    for params in ops["patch_panel_data"]:
+        data.update(params["data"])
+    return data
+
+
+def test_runs_with_their_own_names_are_summarised_with_those_names(named):
+    ds = named
+    ctx, ops = call(ds, "on_load")
+    state = ctx.panel_state
+    data = _panel_data(ops)
+    text = output_text(ops)
+    rows = state["findings"]
+    by_label = {f["label"]: f for f in rows}
+
+    # Three outlier runs (score fields glosh, outlier_score, fscore), side by side.
+    outliers = [f for f in rows if f["method"] == "outliers"]
+    assert [f["label"] for f in outliers] == [
+        "Outliers (glosh)", "Outliers (outlier_score)", "Outliers (fscore)"]
+    first = rows.index(outliers[0])
+    assert rows[first:first + 3] == outliers
+    assert by_label["Outliers (glosh)"]["tags"] == ["odd"]
+    assert by_label["Outliers (glosh)"]["count"] == len(ds.match_tags("odd")) == 10
+    assert by_label["Outliers (outlier_score)"]["count"] == len(ds.match_tags("outlier")) == 12
+    assert by_label["Outliers (glosh)"]["score"] == dict(field="glosh", descending=True)
+    assert by_label["Redundant"]["tags"] == ["f_red"]
+    assert by_label["Redundant"]["count"] == len(ds.match_tags("f_red")) > 0
+    issues = by_label["Label issues"]
+    assert issues["tags"] == ["suspect"]
+    assert issues["count"] == len(ds.match_tags("suspect")) > 0
+    # Steps never run are still offered.
+    assert by_label["Representatives"]["computed"] is False
+    assert "**Representatives**: not computed yet" in text
+    assert "run `find_representatives`" in text
+    assert "Outliers (glosh)**: 10 (" in text and "tagged `odd`" in text
+
+    # The filter's saved views, one button each, with their sizes.
+    views = {v["name"]: v["count"] for v in by_label["Filter"]["saved_views"]}
+    assert set(views) == {"mine-kept", "mine-outliers", "mine-redundant"}
+    assert views["mine-outliers"] == len(ds.match_tags("f_out"))
+    assert views["mine-kept"] == len(ds.match_tags(["f_out", "f_red"], bool=False))
+    assert "mine-kept (%d)" % views["mine-kept"] in text
+    _, ops = call(ds, "load_saved_view", name="mine-kept")
+    assert ops["set_view"] == [{"name": "mine-kept"}]
+    # The label-issue run's saved view too.
+    (issue_view,) = issues["saved_views"]
+    assert issue_view["count"] == issues["count"]
+    assert set(ds.load_saved_view(issue_view["name"]).values("id")) == set(
+        ds.match_tags("suspect").values("id"))
+
+    # One histogram per score field, under the run's own names.
+    hists = {h["field"] for h in state["histograms"]}
+    assert hists >= {"glosh", "outlier_score", "fscore", "f_dist", "lq"}
+    assert {"hist_" + f for f in hists} <= set(data)
+    (bars,) = data["hist_glosh"]
+    assert sum(bars["y"]) == len(ds.exists("glosh"))
+    assert "Outlier score (glosh)" in text
+
+    # "Show" sorts by the run's own score, most striking first.
+    _, ops = call(ds, "show_run", key=by_label["Outliers (glosh)"]["run_key"])
+    view = shown_view(ds, ops)
+    assert set(view.values("id")) == set(ds.match_tags("odd").values("id"))
+    scores = view.values("glosh")
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_review_groups_and_map_read_the_names_from_the_records(named):
+    ds = named
+    ctx, ops = call(ds, "on_load")
+    state = ctx.panel_state
+
+    # Review: the "suspect" samples, worst "lq" first, with their "sugg" suggestion.
+    assert state["review_fields"]["tag"] == "suspect"
+    assert state["review_fields"]["quality_field"] == "lq"
+    review = state["review"]
+    assert 0 < len(review) <= 8
+    qualities = [r["quality"] for r in review]
+    assert qualities == sorted(qualities)
+    assert qualities[0] == round(min(ds.match_tags("suspect").values("lq")), 3)
+    worst = ds[review[0]["id"]]
+    assert "suspect" in worst.tags and review[0]["suggested"] == worst.sugg.label
+    assert review[0]["given"] == worst.ground_truth.label
+    assert state["review_pending"] == len(ds.match_tags("suspect"))
+
+    # Redundant groups: the filter's redundancy run links with "f_of".
+    group = state["groups"][0]
+    copies = ds.select(group["copies"])
+    assert set(copies.values("f_of")) == {group["kept_id"]}
+
+    # Map colourings: status from the runs' tags, label quality from "lq".
+    data = _panel_data(ops)
+    traces = {t["name"]: t for t in data["map"]}
+    tagged = ds.match_tags(["odd", "outlier", "f_out"])
+    assert set(traces["outlier"]["ids"]) == set(tagged.values("id"))
+    assert "label_quality" in state["map"]["modes"] and "cluster" not in state["map"]["modes"]
+    ctx, ops = call(ds, "set_color_by", state=state, value="label_quality")
+    (trace,) = ops["patch_panel_data"][-1]["data"]["map"]
+    assert len(trace["ids"]) == len(ds.exists("lq"))
+
+    # Accept writes the run's suggestion into the run's label field.
+    ctx, _ = call(ds, "accept_suggestion", state=ctx.panel_state, id=worst.id)
+    assert ds[worst.id].ground_truth.label == worst.sugg.label
+    assert worst.id not in [r["id"] for r in ctx.panel_state["review"]]
+    call(ds, "undo_accepted", state=ctx.panel_state)
+    assert ds[worst.id].ground_truth.label == review[0]["given"]
