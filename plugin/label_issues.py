@@ -14,7 +14,6 @@ suggestions lives in :mod:`label_review`.
 """
 
 import logging
-import time
 
 import numpy as np
 
@@ -22,7 +21,7 @@ import fiftyone as fo
 import fiftyone.core.fields as fof
 import fiftyone.core.utils as fou
 
-from . import runs
+from . import inputs, runs
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +43,7 @@ DEFAULT_MAX_ROWS = 30000
 # --------------------------------------------------------------------------- arrays
 
 
-def prepare_features(X, max_dim=256, seed=0):
+def prepare_features(X, *, max_dim=256, seed=0):
     """Label-free preprocessing of embeddings for the classifiers.
 
     Rows are L2-normalised and centred; above ``max_dim`` dimensions they are
@@ -55,19 +54,18 @@ def prepare_features(X, max_dim=256, seed=0):
     Args:
         X: an ``(N, D)`` array
         max_dim (256): the output dimension cap
+        seed (0): the PCA's row sample and randomized solver
 
     Returns:
         an ``(N, min(D, max_dim))`` float32 array with unit overall variance
     """
-    from . import vectors
-
     X = np.asarray(X)
     n, d = X.shape
-    chunk = vectors.CHUNK
+    chunk = inputs.CHUNK
     # Block by block: the normalised, centred (N, D) copy is never built whole.
     mean = np.zeros(d)
     for a in range(0, n, chunk):
-        mean += _unit_rows(X[a:a + chunk]).sum(axis=0, dtype=np.float64)
+        mean += inputs.l2_normalize(X[a:a + chunk]).sum(axis=0, dtype=np.float64)
     mean = (mean / max(n, 1)).astype(np.float32)
     projection = None
     if max_dim and d > max_dim and n > max_dim:
@@ -81,11 +79,11 @@ def prepare_features(X, max_dim=256, seed=0):
         # other made this 2x slower (60 000 rows: 4.5-5 s vs 2-3 s at load 4.5).
         with threadpool_limits(1, user_api="blas"):
             pca = PCA(max_dim, svd_solver="randomized", random_state=seed).fit(
-                _unit_rows(X[fit_rows]) - mean)
+                inputs.l2_normalize(X[fit_rows]) - mean)
         projection = pca.components_.T.astype(np.float32)
     out = np.empty((n, d if projection is None else projection.shape[1]), dtype=np.float32)
     for a in range(0, n, chunk):
-        block = _unit_rows(X[a:a + chunk])
+        block = inputs.l2_normalize(X[a:a + chunk])
         block -= mean
         out[a:a + chunk] = block if projection is None else block @ projection
     # One scale for all dimensions: per-dimension scaling would amplify the noisy
@@ -101,20 +99,12 @@ def prepare_features(X, max_dim=256, seed=0):
     return out
 
 
-def _unit_rows(X):
-    X = np.array(X, dtype=np.float32)
-    X /= np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
-    return X
-
-
-def make_classifier(classifier="bagging-mlp", multi_label=False, seed=0, hidden=128,
-                    n_train=None):
+def make_classifier(classifier="bagging-mlp", *, multi_label=False, seed=0, hidden=128):
     """A fresh classifier for one member: ``"bagging-mlp"``/``"mlp"`` give a
     :class:`~.mlp.TorchMLPClassifier` (one hidden ReLU layer of ``hidden`` units,
-    torch, scikit-learn interface), ``"logistic"`` scikit-learn's
-    ``LogisticRegression``; a scikit-learn estimator is cloned. ``n_train`` is
-    accepted for callers; the MLP picks its batch and early stopping from the
-    rows it is fitted on."""
+    torch, scikit-learn interface; it picks its batch and early stopping from the
+    rows it is fitted on), ``"logistic"`` scikit-learn's ``LogisticRegression``;
+    a scikit-learn estimator is cloned."""
     from sklearn.base import clone
 
     if not isinstance(classifier, str):
@@ -190,9 +180,9 @@ def _predict(model, X, n_classes, multi_label):
     return out
 
 
-def fit_out_of_sample(X, labels, classifier="bagging-mlp", n_estimators=10, max_samples=0.75,
-                      seed=0, multi_label=False, n_classes=None, X_extra=None,
-                      progress=False, max_rows=DEFAULT_MAX_ROWS):
+def fit_out_of_sample(X, labels, *, classifier="bagging-mlp", n_estimators=10,
+                      max_samples=0.75, seed=0, multi_label=False, n_classes=None,
+                      X_extra=None, progress=False, max_rows=DEFAULT_MAX_ROWS):
     """Trains the ensemble and predicts every sample out of sample.
 
     The samples are split into ``n_estimators`` stratified folds. Member ``k``
@@ -257,8 +247,7 @@ def fit_out_of_sample(X, labels, classifier="bagging-mlp", n_estimators=10, max_
     with fou.ProgressBar(total=n_estimators, progress=progress) as pb:
         for member in range(n_estimators):
             train = _bag(np.flatnonzero(folds != member), labels, fraction, rng, multi_label)
-            model = make_classifier(classifier, multi_label=multi_label, seed=seed + member,
-                                    n_train=len(train))
+            model = make_classifier(classifier, multi_label=multi_label, seed=seed + member)
             model.fit(X[train], labels[train])
             trained_on.append(train)
             unseen = np.ones(n, dtype=bool)
@@ -276,9 +265,9 @@ def fit_out_of_sample(X, labels, classifier="bagging-mlp", n_estimators=10, max_
                 extra_probs=None if extra is None else extra / n_estimators)
 
 
-def out_of_sample_probs(X, labels, classifier="bagging-mlp", n_estimators=10, max_samples=0.75,
-                        seed=0, multi_label=False, n_classes=None, preprocess=True,
-                        progress=False):
+def out_of_sample_probs(X, labels, *, classifier="bagging-mlp", n_estimators=10,
+                        max_samples=0.75, seed=0, multi_label=False, n_classes=None,
+                        preprocess=True, progress=False):
     """Out-of-sample class probabilities: no row comes from a model that trained on it.
 
     Args:
@@ -299,7 +288,7 @@ def out_of_sample_probs(X, labels, classifier="bagging-mlp", n_estimators=10, ma
                              n_classes=n_classes, progress=progress)["probs"]
 
 
-def find_issues(labels, pred_probs, multi_label=False, filter_by="prune_by_noise_rate",
+def find_issues(labels, pred_probs, *, multi_label=False, filter_by="prune_by_noise_rate",
                 multilabel_score="cleanlab"):
     """Confident learning (cleanlab) on out-of-sample probabilities.
 
@@ -341,101 +330,60 @@ def find_issues(labels, pred_probs, multi_label=False, filter_by="prune_by_noise
 
 # ------------------------------------------------------------------------- datasets
 
-
-class LabelRunConfig(runs.WinnowRunConfig):
-    """A Winnow run that also wrote label tags and saved views.
-
-    Args:
-        label_tags: ``{tag: [label fields]}`` label tags the step wrote
-        saved_views: names of the saved views the step wrote
-    """
-
-    def __init__(self, label_tags=None, saved_views=None, **kwargs):
-        super().__init__(**kwargs)
-        self.label_tags = {t: list(f) for t, f in dict(label_tags or {}).items()}
-        self.saved_views = list(saved_views or [])
+# Only lets FiftyOne load run records made before label steps used WinnowRunConfig:
+# they store the class path "winnow.plugin.label_issues.LabelRunConfig", which
+# FiftyOne resolves by name; through this alias they load as WinnowRunConfig and
+# get its run class WinnowRun (whose cleanup removes label tags and saved views).
+LabelRunConfig = runs.WinnowRunConfig
 
 
-class LabelRun(runs.WinnowRun):
-    """Run class for :class:`LabelRunConfig`: its cleanup also removes the label tags
-    and saved views it wrote."""
-
-    def cleanup(self, samples, key):
-        super().cleanup(samples, key)
-        dataset = samples._root_dataset
-        schema = dataset.get_field_schema()
-        for tag, fields in self.config.label_tags.items():
-            fields = [f for f in fields if f in schema]
-            if fields:
-                dataset.untag_labels(tag, label_fields=fields)
-        for name in self.config.saved_views:
-            if dataset.has_saved_view(name):
-                dataset.delete_saved_view(name)
-
-
-def record_label_run(samples, key, method, fields, params, counts, started, tags=None,
-                     label_tags=None, saved_views=None):
-    """Like :func:`runs.record_run`, also listing label tags and saved views."""
-    config = LabelRunConfig(method=method, fields=fields, tags=tags, params=params,
-                            counts=counts, versions=runs.versions(),
-                            seconds=round(time.time() - started, 3),
-                            label_tags=label_tags, saved_views=saved_views)
-    samples.register_run(key, config, overwrite=True, cleanup=False)
-    return key
-
-
-class LabelIssuesResults:
+class LabelIssuesResults(runs.Results):
     """What :func:`find_label_issues` or :func:`predict_labels` did.
 
-    Attributes (depending on the step): ``label_field``, ``multi_label``,
-    ``classes``, ``num_samples``, ``num_labeled``, ``num_scored``, ``num_issues``,
-    ``issue_ids`` (sample ids, worst first), ``skipped_classes`` (too few
-    samples: their samples are not scored), ``num_skipped`` (samples without an
-    embedding, e.g. unreadable images: neither scored nor predicted), ``num_predicted``, ``fill_rate_before``,
-    ``fill_rate_after``, ``saved_view``, ``run_key``, ``seconds``, ``messages``
+    Attributes:
+        step: ``"label_issues"`` or ``"predict_labels"``
+        label_field, multi_label, classes: the label field, its kind, the
+            classes learned
+        num_samples: samples of the view (with or without an embedding)
+        num_labeled: :func:`find_label_issues`: labeled samples with an
+            embedding; :func:`predict_labels`: labeled samples of the view
+        skipped_classes: ``{class: count}`` of classes too rare to learn (their
+            samples are not scored)
+        num_skipped: samples without an embedding (e.g. unreadable images):
+            neither scored nor predicted
+        run_key, seconds, messages: the run record's key, wall time, warnings
+        num_scored, num_issues, issue_ids (sample ids, worst first),
+            saved_view: :func:`find_label_issues` only
+        num_predicted, num_unlabeled, fill_rate_before, fill_rate_after:
+            :func:`predict_labels` only
     """
 
-    def __init__(self, **kwargs):
-        self.messages = []
-        self.__dict__.update(kwargs)
+    ATTRIBUTES = ("step", "label_field", "multi_label", "classes", "num_samples",
+                  "num_labeled", "skipped_classes", "run_key", "seconds", "messages")
 
-    def __repr__(self):
+    def summary(self):
         if self.step == STEP:
-            head = ("Label issues in %r (%s): %d/%d scored samples flagged (%d samples, "
+            return ("Label issues in %r (%s): %d/%d scored samples flagged (%d samples, "
                     "%d unlabeled) in %.1f s"
                     % (self.label_field, "multi-label" if self.multi_label else "single-label",
                        self.num_issues, self.num_scored, self.num_samples,
                        self.num_samples - self.num_labeled, self.seconds))
-        else:
-            head = ("Predicted %r for %d samples: fill rate %.1f%% -> %.1f%% in %.1f s"
-                    % (self.label_field, self.num_predicted, 100 * self.fill_rate_before,
-                       100 * self.fill_rate_after, self.seconds))
-        return "\n".join([head] + list(self.messages))
+        return ("Predicted %r for %d samples: fill rate %.1f%% -> %.1f%% in %.1f s"
+                % (self.label_field, self.num_predicted, 100 * self.fill_rate_before,
+                   100 * self.fill_rate_after, self.seconds))
+
+    def __repr__(self):
+        # Warnings (rare classes) on their own lines, after the summary.
+        return "\n".join([super().__repr__()] + list(self.messages))
 
 
-def _label_kind(samples, label_field):
-    """``False`` for a Classification field, ``True`` for Classifications (multi-label)."""
-    if not isinstance(label_field, str) or not label_field:
-        raise ValueError("label_field must be a field name; got %r" % (label_field,))
-    field = samples.get_field(label_field)
-    if field is None:
-        raise ValueError("No field %r on the dataset" % label_field)
-    doc = getattr(field, "document_type", None)
-    if doc is not None and issubclass(doc, fo.Classifications):
-        return True
-    if doc is not None and issubclass(doc, fo.Classification):
-        return False
-    raise ValueError("Field %r must hold fo.Classification or fo.Classifications labels; "
-                     "it is %s" % (label_field, type(field).__name__))
-
-
-def _validate_common(samples, embeddings_field, classifier, n_estimators, max_samples):
-    if samples.get_field(embeddings_field) is None:
-        raise ValueError("No embeddings field %r: run winnow.compute_embeddings first"
-                         % (embeddings_field,))
-    from .vectors import check_vector_field
-
-    check_vector_field(samples.get_field_schema(), embeddings_field)
+def _validate_common(samples, label_field, embeddings_field, classifier, n_estimators,
+                     max_samples):
+    """Checks the parameters both label steps share; returns the :class:`LabelField`."""
+    inputs.check_collection(samples)
+    label = inputs.label_field(samples, label_field, param="label_field",
+                               kinds=inputs.LABEL_FIELD_KINDS)
+    inputs.check_vector_field(samples.get_field_schema(), embeddings_field)
     if isinstance(classifier, str):
         if classifier not in CLASSIFIERS:
             raise ValueError("classifier must be one of %s or a scikit-learn classifier; got %r"
@@ -448,49 +396,47 @@ def _validate_common(samples, embeddings_field, classifier, n_estimators, max_sa
     if max_samples is not None and not (isinstance(max_samples, (int, float))
                                         and 0 < max_samples <= 1):
         raise ValueError("max_samples must be in (0, 1]; got %r" % (max_samples,))
+    return label
 
 
-def _load(samples, label_field, embeddings_field, multi_label):
-    """Ids, label names (str / list of str / None), label ids and embeddings."""
-    if multi_label:
-        paths = [label_field + ".classifications.label", label_field + ".classifications.id"]
-    else:
-        paths = [label_field + ".label", label_field + ".id"]
-    ids, names, label_ids, vectors = samples.values(["id"] + paths + [embeddings_field])
-    if multi_label:
-        # A sample whose field is None is unlabeled; an empty list is "no class".
-        names = [None if n is None else [x for x in n if x is not None] for n in names]
-    return ids, names, label_ids, vectors
+def _training_set(samples, label, embeddings_field, min_class_samples, seed):
+    """Reads the embedded samples and encodes what the members learn.
 
-
-def _embedded_rows(vectors, field):
-    """Rows with a vector (samples without one, e.g. unreadable images, are skipped)
-    and their ``(n, D)`` matrix; refuses vectors of mixed length or non-finite ones.
+    Returns:
+        a dict: ``vectors`` (:func:`inputs.load_vectors`' ``Vectors``: N ids in
+        view order, labels, ``num_skipped``), ``classes``, ``skipped`` (rare
+        classes ``{name: count}``), ``labeled`` (rows with a label), ``kept``
+        (rows trained on), ``y`` (their encoded labels) and ``X`` (the ``(N, d)``
+        :func:`prepare_features` of every embedded sample)
     """
-    keep = [i for i, v in enumerate(vectors) if v is not None]
-    if not keep:
-        return keep, None
-    rows = [np.asarray(vectors[i], dtype=np.float32).ravel() for i in keep]
-    if len({len(r) for r in rows}) > 1:
-        raise ValueError("Field %r holds vectors of different lengths" % field)
-    X = np.stack(rows)
-    bad = ~np.isfinite(X).all(axis=1)
-    if bad.any():
-        raise ValueError("Field %r: %d embedding(s) contain NaN or infinite values (first at "
-                         "row %d)" % (field, int(bad.sum()), keep[int(np.flatnonzero(bad)[0])]))
-    return keep, X
+    vectors = inputs.load_vectors(samples, embeddings_field, labels=label, unlabeled="keep")
+    names = vectors.labels
+    labeled = [r for r in range(len(names)) if names[r] is not None]
+    classes, skipped, kept, y = _encode(names, labeled, label.multi_label, min_class_samples)
+    if len(classes) < 2:
+        raise ValueError("Need at least 2 classes with >= %d labeled, embedded samples in %r; "
+                         "found %d" % (_floor(min_class_samples), label.name, len(classes)))
+    X = prepare_features(vectors.X, seed=seed)
+    # The raw (N, D) vectors are not needed past here: free them for the members.
+    return dict(vectors=vectors._replace(X=None), classes=classes, skipped=skipped,
+                labeled=labeled, kept=kept, y=y, X=X)
 
 
-def _encode(names, rows, multi_label, min_class_samples, n_folds):
+def _unembedded(samples, embeddings_field, label):
+    """Ids and labels of the view's samples without an embedding: they get no
+    result (None is written, as for every other unscored sample)."""
+    ids, values = samples.exists(embeddings_field, False).values(["id", label.path])
+    return ids, label.clean(values)
+
+
+def _encode(names, rows, multi_label, min_class_samples):
     """Class list and encoded labels for ``rows``; drops classes that are too rare."""
     from collections import Counter
 
     counts = Counter()
     for i in rows:
         counts.update(names[i] if multi_label else [names[i]])
-    # Folds are stratified but need not all hold every class: a member that never saw a
-    # class gives it probability 0, so the floor is the user's, not the fold count.
-    floor = max(int(min_class_samples), 2)
+    floor = _floor(min_class_samples)
     classes = sorted(c for c, m in counts.items() if m >= floor)
     skipped = {c: m for c, m in counts.items() if m < floor}
     index = {c: j for j, c in enumerate(classes)}
@@ -511,16 +457,6 @@ def _rare_message(skipped, floor):
             % (floor, ", ".join("%s (%d)" % kv for kv in sorted(skipped.items()))))
 
 
-def _declare(samples, field, document_type=None, ftype=None):
-    dataset = samples._root_dataset
-    if field in dataset.get_field_schema():
-        return
-    if document_type is not None:
-        dataset.add_sample_field(field, fof.EmbeddedDocumentField, embedded_doc_type=document_type)
-    else:
-        dataset.add_sample_field(field, ftype)
-
-
 def _suggestion(probs_row, classes, multi_label, threshold):
     if multi_label:
         picked = [fo.Classification(label=classes[j], confidence=float(probs_row[j]))
@@ -532,24 +468,38 @@ def _suggestion(probs_row, classes, multi_label, threshold):
     return fo.Classification(label=classes[j], confidence=float(probs_row[j]))
 
 
-def _check_tag(samples, tag, key, overwrite):
-    if not isinstance(tag, str) or not tag:
-        raise ValueError("tag must be a non-empty string; got %r" % (tag,))
-    dataset = samples._root_dataset
-    in_use = tag in dataset.distinct("tags") or tag in dataset.count_label_tags()
-    if not in_use or overwrite:
-        return
-    owners = [r["key"] for r in runs.list_runs(dataset) if tag in r["tags"]]
-    if owners != [key] and key not in owners:
-        raise ValueError("Tag %r is already used on the dataset and was not written by this "
-                         "step; choose another tag or pass overwrite=True" % tag)
+def _floor(min_class_samples):
+    # Folds are stratified but need not all hold every class: a member that never saw a
+    # class gives it probability 0, so the floor is the user's, not the fold count.
+    return max(int(min_class_samples), 2)
+
+
+def _flagged_label_ids(samples, label, flagged):
+    """The ids of the flagged labels, from one read of the flagged samples.
+
+    ``flagged`` maps a sample id to the classes cleanlab flagged in it
+    (multi-label) or to None (single-label: its label).
+    """
+    if not flagged:
+        return []
+    ids, names, label_ids = samples.select(list(flagged)).values(
+        ["id", label.path, label.id_path])
+    out = []
+    for i, name, label_id in zip(ids, names, label_ids):
+        if label_id is None:
+            continue
+        if label.multi_label:
+            out += [lid for lid, c in zip(label_id, name) if c in flagged[i]]
+        else:
+            out.append(label_id)
+    return out
 
 
 def _saved_view_name(label_field, tag):
     return ("winnow-%s-%s" % (tag, label_field)).replace("_", "-")
 
 
-def find_label_issues(samples, label_field="ground_truth", embeddings_field="embedding",
+def find_label_issues(samples, *, label_field="ground_truth", embeddings_field="embedding",
                       classifier="bagging-mlp", n_estimators=10, max_samples=0.75,
                       filter_by="prune_by_noise_rate", tag="label_issue",
                       quality_field="label_quality", suggestion_field="suggested_label",
@@ -560,8 +510,9 @@ def find_label_issues(samples, label_field="ground_truth", embeddings_field="emb
     A bagged MLP on the embeddings predicts every labeled sample out of sample
     (see :func:`fit_out_of_sample`); cleanlab's confident learning flags the
     samples whose label disagrees with a confident prediction. Unlabeled samples
-    are never scored nor flagged (see :func:`predict_labels`). The user's labels
-    are never changed: accept suggestions with :func:`winnow.accept_suggestions`.
+    are never scored nor flagged (see :func:`predict_labels`), nor are samples
+    without an embedding (counted in ``num_skipped``). The user's labels are
+    never changed: accept suggestions with :func:`winnow.accept_suggestions`.
 
     Writes:
         - ``quality_field``: label quality in [0, 1] per scored sample (low = likely
@@ -589,9 +540,14 @@ def find_label_issues(samples, label_field="ground_truth", embeddings_field="emb
             at 10-30 % noise). A member trains on at most 30 000 rows
             (``DEFAULT_MAX_ROWS``), so past ~40 000 samples time stays flat
         filter_by ("prune_by_noise_rate"): cleanlab's ``filter_by``
+        tag ("label_issue"): the sample and label tag of flagged samples
+        quality_field ("label_quality"), suggestion_field ("suggested_label"):
+            the fields to write
         multilabel_score ("cleanlab"): ``"cleanlab"`` or ``"mse"`` (Miribel's ranking)
         min_class_samples (5): classes with fewer labeled samples are not checked
         suggest_threshold (0.5): multi-label suggestion threshold
+        save_view (True): save the view of the flagged samples
+        seed (0): folds, bags, members and the PCA of :func:`prepare_features`
         overwrite (False): allow writing over fields/tags this step does not own
         progress (None): True/False or a callback (``fiftyone.report_progress``)
 
@@ -601,75 +557,60 @@ def find_label_issues(samples, label_field="ground_truth", embeddings_field="emb
     Raises:
         ValueError: bad parameters, before anything is written
     """
-    started = time.time()
-    multi_label = _label_kind(samples, label_field)
-    _validate_common(samples, embeddings_field, classifier, n_estimators, max_samples)
-    if filter_by not in FILTER_BY:
-        raise ValueError("filter_by must be one of %s; got %r" % (", ".join(FILTER_BY), filter_by))
-    if multilabel_score not in MULTILABEL_SCORES:
-        raise ValueError("multilabel_score must be 'cleanlab' or 'mse'; got %r" % (multilabel_score,))
+    label = _validate_common(samples, label_field, embeddings_field, classifier,
+                             n_estimators, max_samples)
+    multi_label = label.multi_label
+    inputs.check_choice(filter_by, FILTER_BY, "filter_by")
+    inputs.check_choice(multilabel_score, MULTILABEL_SCORES, "multilabel_score")
     if not 0 < float(suggest_threshold) <= 1:
         raise ValueError("suggest_threshold must be in (0, 1]; got %r" % (suggest_threshold,))
     if label_field in (quality_field, suggestion_field) or quality_field == suggestion_field:
         raise ValueError("label_field, quality_field and suggestion_field must differ")
-    key = runs.run_key(STEP, quality_field)
-    runs.check_writable(samples, [quality_field, suggestion_field], STEP, overwrite=overwrite)
-    _check_tag(samples, tag, key, overwrite)
+    inputs.check_name(tag, "tag")
+    saved = [_saved_view_name(label_field, tag)] if save_view else []
+    step = runs.Step(samples, STEP, fields=[quality_field, suggestion_field], tags=[tag],
+                     label_tags={tag: [label_field]}, saved_views=saved,
+                     score=dict(field=quality_field, descending=False), overwrite=overwrite)
 
-    ids, names, label_ids, vectors = _load(samples, label_field, embeddings_field, multi_label)
-    if not ids:
-        raise ValueError("The view is empty")
-    rows, X = _embedded_rows(vectors, embeddings_field)
-    labeled = [r for r, i in enumerate(rows) if names[i] is not None]
-    sample_rows = [rows[r] for r in labeled]
-    classes, skipped, kept, y = _encode(names, sample_rows, multi_label, min_class_samples,
-                                        n_estimators)
-    floor = max(int(min_class_samples), 2)
-    messages = [_rare_message(skipped, floor)] if skipped else []
+    data = _training_set(samples, label, embeddings_field, min_class_samples, seed)
+    ids, names, num_skipped = data["vectors"].ids, data["vectors"].labels, \
+        data["vectors"].num_skipped
+    classes, kept, y = data["classes"], data["kept"], data["y"]
+    messages = [_rare_message(data["skipped"], _floor(min_class_samples))] \
+        if data["skipped"] else []
     for m in messages:
         logger.warning(m)
-    if len(classes) < 2:
-        raise ValueError("Need at least 2 classes with >= %d labeled, embedded samples in %r; "
-                         "found %d" % (floor, label_field, len(classes)))
-    X_all = prepare_features(X, seed=seed)
-    position = {i: r for r, i in enumerate(rows)}
-    Xl = X_all[[position[i] for i in kept]]
-    fitted = fit_out_of_sample(Xl, y, classifier=classifier, n_estimators=n_estimators,
-                               max_samples=max_samples, seed=seed, multi_label=multi_label,
-                               n_classes=len(classes), progress=progress)
+    fitted = fit_out_of_sample(data["X"][kept], y, classifier=classifier,
+                               n_estimators=n_estimators, max_samples=max_samples, seed=seed,
+                               multi_label=multi_label, n_classes=len(classes),
+                               progress=progress)
     probs = fitted["probs"]
     issues, quality, per_class = find_issues(y, probs, multi_label=multi_label,
                                              filter_by=filter_by, multilabel_score=multilabel_score)
 
-    # Everything is computed: write in bulk.
-    quality_values = [None] * len(ids)
-    suggestions = [None] * len(ids)
-    issue_rows, flagged_label_ids = [], []
+    unscored = ids + (_unembedded(samples, embeddings_field, label)[0] if num_skipped else [])
+    quality_values = dict.fromkeys(unscored)
+    suggestions = dict.fromkeys(unscored)
     threshold = suggest_threshold if multi_label else 0.0
+    flagged = {}  # sample id -> its flagged classes (multi-label) or None
     for r, i in enumerate(kept):
-        quality_values[i] = float(quality[r])
-        suggestions[i] = _suggestion(probs[r], classes, multi_label, threshold)
+        quality_values[ids[i]] = float(quality[r])
+        suggestions[ids[i]] = _suggestion(probs[r], classes, multi_label, threshold)
         if issues[r]:
-            issue_rows.append(r)
-            if multi_label:
-                bad = {classes[j] for j in np.flatnonzero(per_class[r])}
-                flagged_label_ids += [lid for lid, c in zip(label_ids[i], names[i]) if c in bad]
-            elif label_ids[i] is not None:
-                flagged_label_ids.append(label_ids[i])
-    issue_rows.sort(key=lambda r: quality[r])
-    issue_ids = [ids[kept[r]] for r in issue_rows]
+            flagged[ids[i]] = {classes[j] for j in np.flatnonzero(per_class[r])} \
+                if multi_label else None
+    issue_ids = sorted(flagged, key=quality_values.get)
+    flagged_label_ids = _flagged_label_ids(samples, label, flagged)
 
-    view_name = _saved_view_name(label_field, tag) if save_view else None
-    saved = [view_name] if save_view else []
-    # Marked "writing" until recorded: a crash or cancel leaves nothing half-written.
-    with runs.writing(samples, key, STEP, [quality_field, suggestion_field], tags=[tag],
-                      config_cls=LabelRunConfig, label_tags={tag: [label_field]},
-                      saved_views=saved):
-        _declare(samples, quality_field, ftype=fof.FloatField)
-        _declare(samples, suggestion_field,
-                 document_type=fo.Classifications if multi_label else fo.Classification)
-        samples.set_values(quality_field, dict(zip(ids, quality_values)), key_field="id")
-        samples.set_values(suggestion_field, dict(zip(ids, suggestions)), key_field="id")
+    # Everything is computed: write in bulk, marked "writing" until recorded, so a
+    # crash or cancel leaves nothing half-written.
+    with step.writing():
+        inputs.declare_field(samples, quality_field, fof.FloatField)
+        inputs.declare_field(samples, suggestion_field, fof.EmbeddedDocumentField,
+                             embedded_doc_type=fo.Classifications if multi_label
+                             else fo.Classification)
+        samples.set_values(quality_field, quality_values, key_field="id")
+        samples.set_values(suggestion_field, suggestions, key_field="id")
         # A re-run replaces its own tags within the processed samples.
         samples.untag_samples(tag)
         samples.untag_labels(tag, label_fields=[label_field])
@@ -681,7 +622,7 @@ def find_label_issues(samples, label_field="ground_truth", embeddings_field="emb
         if save_view:
             view = samples.match_tags(tag).sort_by(quality_field)
             samples._root_dataset.save_view(
-                view_name, view, description="Winnow: samples whose %r label looks wrong, worst "
+                saved[0], view, description="Winnow: samples whose %r label looks wrong, worst "
                 "first" % label_field, overwrite=True)
 
     params = dict(label_field=label_field, embeddings_field=embeddings_field,
@@ -689,20 +630,21 @@ def find_label_issues(samples, label_field="ground_truth", embeddings_field="emb
                   n_estimators=int(n_estimators), max_samples=max_samples, filter_by=filter_by,
                   multilabel_score=multilabel_score, min_class_samples=min_class_samples,
                   multi_label=multi_label, seed=seed, tag=tag)
-    counts = dict(samples=len(ids), labeled=len(sample_rows), scored=len(kept),
-                  issues=len(issue_ids), skipped_classes=dict(skipped), classes=len(classes),
-                  skipped=len(ids) - len(rows))
-    record_label_run(samples, key, STEP, [quality_field, suggestion_field], params, counts,
-                     started, tags=[tag], label_tags={tag: [label_field]}, saved_views=saved)
+    counts = dict(samples=len(ids) + num_skipped, labeled=len(data["labeled"]),
+                  scored=len(kept), issues=len(issue_ids),
+                  skipped_classes=dict(data["skipped"]), classes=len(classes),
+                  skipped=num_skipped)
+    key = step.record(params, counts)
     return LabelIssuesResults(
         step=STEP, label_field=label_field, multi_label=multi_label, classes=classes,
-        num_samples=len(ids), num_labeled=len(sample_rows), num_scored=len(kept),
-        num_issues=len(issue_ids), issue_ids=issue_ids, skipped_classes=dict(skipped),
-        num_skipped=len(ids) - len(rows), saved_view=saved[0] if saved else None, run_key=key,
-        seconds=time.time() - started, messages=messages)
+        num_samples=len(ids) + num_skipped, num_labeled=len(data["labeled"]),
+        num_scored=len(kept), num_issues=len(issue_ids), issue_ids=issue_ids,
+        skipped_classes=dict(data["skipped"]), num_skipped=num_skipped,
+        saved_view=saved[0] if saved else None, run_key=key, seconds=step.seconds,
+        messages=messages)
 
 
-def predict_labels(samples, label_field="ground_truth", embeddings_field="embedding",
+def predict_labels(samples, *, label_field="ground_truth", embeddings_field="embedding",
                    prediction_field="predicted_label", threshold=0.4, only_missing=True,
                    classifier="bagging-mlp", n_estimators=10, max_samples=0.75,
                    min_class_samples=5, seed=0, overwrite=False, progress=None):
@@ -710,9 +652,19 @@ def predict_labels(samples, label_field="ground_truth", embeddings_field="embedd
 
     Single-label: the most probable class, when its probability is >= ``threshold``.
     Multi-label: every class whose probability is >= ``threshold``. Labeled
-    samples (``only_missing=False``) get out-of-sample predictions. The label
+    samples (``only_missing=False``) get out-of-sample predictions. Samples
+    without an embedding get none (counted in ``num_skipped``). The label
     field is never changed: predictions go to ``prediction_field`` (accept them
     with :func:`winnow.accept_suggestions`).
+
+    Args:
+        samples: a dataset or view
+        label_field, embeddings_field, classifier, n_estimators, max_samples,
+            min_class_samples, seed, progress: see :func:`find_label_issues`
+        prediction_field ("predicted_label"): the field to write
+        threshold (0.4): the probability a class needs, in (0, 1]
+        only_missing (True): predict only the unlabeled samples
+        overwrite (False): allow writing over a field this step does not own
 
     Returns:
         a :class:`LabelIssuesResults` with ``num_predicted``, ``fill_rate_before``
@@ -721,69 +673,67 @@ def predict_labels(samples, label_field="ground_truth", embeddings_field="embedd
     Raises:
         ValueError: bad parameters, before anything is written
     """
-    started = time.time()
-    multi_label = _label_kind(samples, label_field)
-    _validate_common(samples, embeddings_field, classifier, n_estimators, max_samples)
+    label = _validate_common(samples, label_field, embeddings_field, classifier,
+                             n_estimators, max_samples)
+    multi_label = label.multi_label
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) \
             or not 0 < threshold <= 1:
         raise ValueError("threshold must be in (0, 1]; got %r" % (threshold,))
     if prediction_field == label_field:
         raise ValueError("prediction_field must differ from label_field")
-    key = runs.run_key(PREDICT_STEP, prediction_field)
-    runs.check_writable(samples, [prediction_field], PREDICT_STEP, overwrite=overwrite)
+    step = runs.Step(samples, PREDICT_STEP, fields=[prediction_field], overwrite=overwrite)
 
-    ids, names, _, vectors = _load(samples, label_field, embeddings_field, multi_label)
-    if not ids:
-        raise ValueError("The view is empty")
-    rows, X = _embedded_rows(vectors, embeddings_field)
-    train_rows = [i for i in rows if names[i] is not None]
-    classes, skipped, kept, y = _encode(names, train_rows, multi_label, min_class_samples,
-                                        n_estimators)
-    floor = max(int(min_class_samples), 2)
-    messages = [_rare_message(skipped, floor).replace("are not checked", "are not predicted")] \
-        if skipped else []
-    if len(classes) < 2:
-        raise ValueError("Need at least 2 classes with >= %d labeled, embedded samples in %r; "
-                         "found %d" % (floor, label_field, len(classes)))
-    targets = [i for i in rows if names[i] is None]
-    X_all = prepare_features(X, seed=seed)
-    position = {i: r for r, i in enumerate(rows)}
+    data = _training_set(samples, label, embeddings_field, min_class_samples, seed)
+    ids, names, num_skipped = data["vectors"].ids, data["vectors"].labels, \
+        data["vectors"].num_skipped
+    classes, kept = data["classes"], data["kept"]
+    messages = [_rare_message(data["skipped"], _floor(min_class_samples)).replace(
+        "are not checked", "are not predicted")] if data["skipped"] else []
+    targets = [r for r in range(len(ids)) if names[r] is None]
     fitted = fit_out_of_sample(
-        X_all[[position[i] for i in kept]], y, classifier=classifier, n_estimators=n_estimators,
+        data["X"][kept], data["y"], classifier=classifier, n_estimators=n_estimators,
         max_samples=max_samples, seed=seed, multi_label=multi_label, n_classes=len(classes),
-        X_extra=X_all[[position[i] for i in targets]] if targets else None, progress=progress)
+        X_extra=data["X"][targets] if targets else None, progress=progress)
 
-    predictions = [None] * len(ids)
+    predictions = dict.fromkeys(ids)
+    num_labeled = len(data["labeled"])
+    if num_skipped:
+        # Labeled samples without an embedding are labeled all the same (fill rate).
+        skipped_ids, skipped_names = _unembedded(samples, embeddings_field, label)
+        predictions.update(dict.fromkeys(skipped_ids))
+        num_labeled += sum(n is not None for n in skipped_names)
     for r, i in enumerate(targets):
-        predictions[i] = _suggestion(fitted["extra_probs"][r], classes, multi_label, threshold)
+        predictions[ids[i]] = _suggestion(fitted["extra_probs"][r], classes, multi_label,
+                                          threshold)
     if not only_missing:
         for r, i in enumerate(kept):
-            predictions[i] = _suggestion(fitted["probs"][r], classes, multi_label, threshold)
+            predictions[ids[i]] = _suggestion(fitted["probs"][r], classes, multi_label,
+                                              threshold)
 
     def filled(p):
         return p is not None and (not multi_label or len(p.classifications) > 0)
 
-    num_labeled = sum(n is not None for n in names)
-    num_new = sum(filled(predictions[i]) for i in targets)
-    with runs.writing(samples, key, PREDICT_STEP, [prediction_field]):
-        _declare(samples, prediction_field,
-                 document_type=fo.Classifications if multi_label else fo.Classification)
-        samples.set_values(prediction_field, dict(zip(ids, predictions)), key_field="id")
+    num_samples = len(ids) + num_skipped
+    num_new = sum(filled(predictions[ids[i]]) for i in targets)
+    with step.writing():
+        inputs.declare_field(samples, prediction_field, fof.EmbeddedDocumentField,
+                             embedded_doc_type=fo.Classifications if multi_label
+                             else fo.Classification)
+        samples.set_values(prediction_field, predictions, key_field="id")
 
-    before = num_labeled / len(ids)
-    after = (num_labeled + num_new) / len(ids)
+    before = num_labeled / num_samples
+    after = (num_labeled + num_new) / num_samples
     params = dict(label_field=label_field, embeddings_field=embeddings_field,
                   threshold=threshold, only_missing=bool(only_missing),
                   classifier=classifier if isinstance(classifier, str) else repr(classifier),
                   n_estimators=int(n_estimators), max_samples=max_samples, seed=seed)
-    counts = dict(samples=len(ids), labeled=num_labeled, unlabeled=len(ids) - num_labeled,
+    counts = dict(samples=num_samples, labeled=num_labeled, unlabeled=num_samples - num_labeled,
                   predicted=num_new, fill_rate_before=before, fill_rate_after=after,
-                  skipped=len(ids) - len(rows))
-    runs.record_run(samples, key, PREDICT_STEP, [prediction_field], params, counts, started)
+                  skipped=num_skipped)
+    key = step.record(params, counts)
     return LabelIssuesResults(
         step=PREDICT_STEP, label_field=label_field, multi_label=multi_label, classes=classes,
-        num_samples=len(ids), num_labeled=num_labeled, num_predicted=num_new,
-        num_unlabeled=len(ids) - num_labeled, fill_rate_before=before, fill_rate_after=after,
-        num_skipped=len(ids) - len(rows), skipped_classes=dict(skipped), run_key=key,
-        seconds=time.time() - started,
-        messages=messages)
+        num_samples=num_samples, num_labeled=num_labeled, num_predicted=num_new,
+        num_unlabeled=num_samples - num_labeled, fill_rate_before=before,
+        fill_rate_after=after, num_skipped=num_skipped, skipped_classes=dict(data["skipped"]),
+        run_key=key, seconds=step.seconds, messages=messages)

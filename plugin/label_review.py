@@ -6,12 +6,10 @@ sample is tagged, so :func:`undo_suggestions` restores exactly what was there
 (including "no label").
 """
 
-import time
-
 import fiftyone as fo
+import fiftyone.core.fields as fof
 
-from . import runs
-from .label_issues import _declare, _label_kind, record_label_run
+from . import inputs, runs
 
 STEP = "accept_suggestions"
 DEFAULT_TAG = "suggestion_accepted"
@@ -31,12 +29,19 @@ def _as_label(suggestion, multi_label):
     return fo.Classification(label=suggestion.label)
 
 
+def _label_field(samples, name, param):
+    return inputs.label_field(samples, name, param=param, kinds=inputs.LABEL_FIELD_KINDS)
+
+
 def _check_fields(samples, suggestion_field, label_field, history):
+    """Returns whether the suggestions are multi-label; raises ValueError on bad fields."""
+    inputs.check_collection(samples)
     if not isinstance(suggestion_field, str) or samples.get_field(suggestion_field) is None:
         raise ValueError("No suggestion field %r: run winnow.find_label_issues or "
                          "winnow.predict_labels first" % (suggestion_field,))
-    multi_label = _label_kind(samples, suggestion_field)
-    if samples.get_field(label_field) is not None and _label_kind(samples, label_field) != multi_label:
+    multi_label = _label_field(samples, suggestion_field, "suggestion_field").multi_label
+    if samples.get_field(label_field) is not None \
+            and _label_field(samples, label_field, "label_field").multi_label != multi_label:
         raise ValueError("Fields %r and %r hold different label types"
                          % (suggestion_field, label_field))
     if len({suggestion_field, label_field, history}) < 3:
@@ -44,8 +49,8 @@ def _check_fields(samples, suggestion_field, label_field, history):
     return multi_label
 
 
-def accept_suggestions(samples, suggestion_field="suggested_label", label_field="ground_truth",
-                       history_field=None, tag=DEFAULT_TAG):
+def accept_suggestions(samples, *, suggestion_field="suggested_label",
+                       label_field="ground_truth", history_field=None, tag=DEFAULT_TAG):
     """Writes the suggested labels into ``label_field`` for the given samples only.
 
     Samples without a suggestion are left alone. The label each sample had
@@ -69,19 +74,18 @@ def accept_suggestions(samples, suggestion_field="suggested_label", label_field=
     Raises:
         ValueError: bad parameters, before anything is written
     """
-    started = time.time()
     history = _history_field(label_field, history_field)
     multi_label = _check_fields(samples, suggestion_field, label_field, history)
-    if not isinstance(tag, str) or not tag:
-        raise ValueError("tag must be a non-empty string; got %r" % (tag,))
-    key = runs.run_key(STEP, history)
-    runs.check_writable(samples, [history], STEP)
+    inputs.check_name(tag, "tag")
+    step = runs.Step(samples, STEP, fields=[history], tags=[tag])
     if len(samples) == 0:
         raise ValueError("The view is empty: there are no suggestions to accept")
 
     doc_type = fo.Classifications if multi_label else fo.Classification
-    _declare(samples, label_field, document_type=doc_type)
-    _declare(samples, history, document_type=doc_type)
+    if samples.get_field(label_field) is None:  # the user's field is never replaced
+        inputs.declare_field(samples, label_field, fof.EmbeddedDocumentField,
+                             embedded_doc_type=doc_type)
+    inputs.declare_field(samples, history, fof.EmbeddedDocumentField, embedded_doc_type=doc_type)
     ids, suggestions, labels, tags = samples.values(["id", suggestion_field, label_field, "tags"])
     chosen = [r for r, s in enumerate(suggestions) if s is not None]
     # Only a sample's first acceptance goes to the history: undo returns to the user's label.
@@ -97,17 +101,16 @@ def accept_suggestions(samples, suggestion_field="suggested_label", label_field=
 
     previous = {}
     try:
-        previous = runs.get_run(samples, key)["counts"]
+        previous = runs.get_run(samples, step.key)["counts"]
     except KeyError:
         pass
     counts = dict(accepted=previous.get("accepted", 0) + len(first))
-    record_label_run(samples, key, STEP, [history], dict(
-        suggestion_field=suggestion_field, label_field=label_field, history_field=history),
-        counts, started, tags=[tag])
+    step.record(dict(suggestion_field=suggestion_field, label_field=label_field,
+                     history_field=history), counts)
     return len(chosen)
 
 
-def undo_suggestions(samples, label_field="ground_truth", history_field=None,
+def undo_suggestions(samples, *, label_field="ground_truth", history_field=None,
                      tag=DEFAULT_TAG):
     """Restores the labels that :func:`accept_suggestions` replaced in ``samples``.
 
