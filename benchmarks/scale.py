@@ -302,7 +302,7 @@ def writes_child(n):
 
     import fiftyone as fo
     import winnow
-    from winnow.plugin import vectors
+    from winnow.plugin import inputs
 
     X, _ = make_data(n)
     ds = fo.Dataset("winnow-scale-writes-%d-%d" % (n, os.getpid()))
@@ -318,7 +318,7 @@ def writes_child(n):
 
         # Reading the vectors back, as every find_* does first (also warms the imports).
         t = time.time()
-        X_read = vectors.load_vectors(ds, "embedding")[1]
+        X_read = inputs.load_vectors(ds, "embedding").X
         out["read"] = time.time() - t
         assert X_read.shape == X.shape
         del X_read
@@ -442,7 +442,7 @@ def print_writes(res, status, n):
     print()
     print("| what | s | s per 100 k | write commands | statements per command |")
     print("|---|---:|---:|---:|---:|")
-    print("| read the %d embeddings back (`vectors.load_vectors`) | %.1f | %.1f | 0 | - |"
+    print("| read the %d embeddings back (`inputs.load_vectors`) | %.1f | %.1f | 0 | - |"
           % (n, res["read"], res["read"] * per))
     print("| `find_outliers`, all | %.1f | - | %d | - |"
           % (res["find_total"], res["find_write_commands"]))

@@ -1,9 +1,8 @@
 """One call, one report: every Winnow step with good defaults."""
 
-import inspect
 import time
 
-from . import models
+from . import inputs, models
 
 
 class CurateResults:
@@ -36,15 +35,16 @@ class CurateResults:
             self.dataset_name, self.num_samples, self.seconds, self.table())
 
 
-def curate(samples, label_field=None, embeddings_field="embedding", model=models.DEFAULT_MODEL,
-           outliers=0.05, redundant=0.05, k="auto", per_class=None, recompute_embeddings=False,
-           progress=None):
+def curate(samples, *, label_field=None, embeddings_field="embedding",
+           model=models.DEFAULT_MODEL, outliers=0.05, redundant=0.05, k="auto", per_class=None,
+           recompute_embeddings=False, progress=None):
     """Runs every curation step on a dataset or view and summarizes what was found.
 
     Embeddings (computed unless ``embeddings_field`` is already filled) →
     outliers → redundancy (both the thesis way, :func:`winnow.filter_dataset`)
     → k-medoid representatives → label issues (when ``label_field`` is given).
-    Each step records its own run; re-running replaces them.
+    Each step records its own run; re-running replaces them. Every step's
+    parameters are checked before the first step writes anything.
 
     Args:
         samples: a dataset or view
@@ -68,17 +68,17 @@ def curate(samples, label_field=None, embeddings_field="embedding", model=models
     from .representatives import find_representatives
 
     started = time.time()
+    inputs.check_collection(samples)
     n = len(samples)
     if n == 0:
         raise ValueError("The view is empty: there is nothing to curate")
-    if label_field is not None and label_field not in samples.get_field_schema():
-        raise ValueError("Label field %r does not exist" % label_field)
     filled = (embeddings_field in samples.get_field_schema()
               and len(samples.exists(embeddings_field)) > 0)
     # Reused embeddings: the steps will see only the embedded samples.
     embedded = samples.exists(embeddings_field) if filled and not recompute_embeddings \
         else samples
-    multi_label = _validate(embedded, label_field, outliers, redundant, k, per_class)
+    label = _validate(embedded, label_field, outliers, redundant, k, per_class)
+    multi_label = label.multi_label if label else None
 
     steps = {}
     rows = []
@@ -97,10 +97,16 @@ def curate(samples, label_field=None, embeddings_field="embedding", model=models
     res = filter_dataset(samples, outliers=outliers, redundant=redundant, per_class=per_class,
                          embeddings_field=embeddings_field, progress=progress)
     steps["filter"] = res
-    rows.append(("outliers", res.num_outliers, _share(res.num_outliers, n),
-                 "tag `outlier`, score `outlier_score`, view `%s`" % res.views["outliers"]))
-    rows.append(("redundant", res.num_redundant, _share(res.num_redundant, n),
-                 "tag `redundant`, link `redundant_of`, view `%s`" % res.views["redundant"]))
+    # Where to look: the names the steps wrote (from their results, never assumed).
+    if res.outliers is not None:
+        rows.append(("outliers", res.num_outliers, _share(res.num_outliers, n),
+                     "tag `%s`, score `%s`, view `%s`" % (
+                         res.outliers.tag, res.outliers.score_field, res.views["outliers"])))
+    if res.redundancy is not None:
+        rows.append(("redundant", res.num_redundant, _share(res.num_redundant, n),
+                     "tag `%s`, link `%s`, view `%s`" % (
+                         res.redundancy.tag, res.redundancy.link_field,
+                         res.views["redundant"])))
     rows.append(("kept", res.num_kept, _share(res.num_kept, n),
                  "view `%s`" % res.views["kept"]))
 
@@ -123,52 +129,42 @@ def curate(samples, label_field=None, embeddings_field="embedding", model=models
                                 embeddings_field=embeddings_field, progress=progress)
         steps["label_issues"] = res
         rows.append(("label issues", res.num_issues, _share(res.num_issues, n),
-                     "tag `label_issue`, fields `label_quality`, `suggested_label`, view `%s`"
-                     % res.saved_view))
+                     "tag `%s`, fields `%s`, `%s`, view `%s`"
+                     % (res.tag, res.quality_field, res.suggestion_field, res.saved_view)))
 
     return CurateResults(samples._root_dataset.name, n, steps, rows, time.time() - started)
 
 
 def _validate(samples, label_field, outliers, redundant, k, per_class):
-    """Checks every step's parameters before the first step writes anything.
+    """Checks every step's parameters before the first step writes anything, with
+    the steps' own public checks.
 
     Args:
         samples: the samples the steps will use (the embedded ones when the
             embeddings are reused)
 
     Returns:
-        whether ``label_field`` is multi-label (None without one)
+        the resolved label field (:class:`~winnow.plugin.inputs.LabelField`), or None
     """
-    from . import filtering, label_issues, representatives, vectors
+    from . import filtering, label_issues, representatives
 
-    n = len(samples)
-    multi_label = None
+    label = None
     if label_field is not None:
-        multi_label = label_issues._label_kind(samples, label_field)
-        # The label step needs 2 classes with enough samples (its defaults): say so now,
-        # not after the filter and representatives have written their results.
-        defaults = inspect.signature(label_issues.find_label_issues).parameters
-        floor = max(defaults["min_class_samples"].default, defaults["n_estimators"].default)
-        path = label_field + (".classifications.label" if multi_label else ".label")
-        usable = sum(count >= floor for label, count in samples.count_values(path).items()
-                     if label is not None)
-        if usable < 2:
-            raise ValueError("Need at least 2 classes with >= %d labeled, embedded samples in "
-                             "%r for the label-issue step; found %d"
-                             % (floor, label_field, usable))
-    out_frac = filtering._share(outliers, "outliers")
-    red_frac = filtering._share(redundant, "redundant")
-    if out_frac + red_frac >= 1.0:
-        raise ValueError("outliers + redundant must be < 1 (something must be kept); got %r"
-                         % (out_frac + red_frac))
+        label = inputs.label_field(samples, label_field, param="label_field",
+                                   kinds=inputs.LABEL_FIELD_KINDS)
+        # The label step needs 2 classes with enough samples: say so now, not after the
+        # filter and representatives have written their results.
+        label_issues.check_classes(samples, label)
+    filtering.check_shares(outliers, redundant)
     if per_class is not None:
-        vectors._label_path(samples, samples.get_field_schema(), per_class)
+        inputs.label_field(samples, per_class)
     if k != "auto":
         # k per class is capped at the class size; without classes k must fit the view.
-        representatives._group_k(k, n, None, label_field if multi_label is False else None)
-    return multi_label
+        representatives.group_k(k, len(samples),
+                                per_class=label_field if label and not label.multi_label
+                                else None)
+    return label
 
 
 def _share(count, n):
     return "%.1f %%" % (100.0 * count / n) if n else "-"
-

@@ -82,11 +82,6 @@ def check_shares(outliers, redundant):
     return out_frac, red_frac
 
 
-# TRANSITION: curate still calls the old private name; it goes once curate calls
-# check_share / check_shares.
-_share = check_share
-
-
 def filter_dataset(samples, *, outliers=0.05, redundant=0.05, per_class=None,
                    embeddings_field="embedding", n_components=None, reduce="pca",
                    outlier_tag="outlier", redundant_tag="redundant",

@@ -315,8 +315,8 @@ def label_field(samples, name, *, param="per_class", kinds=CLASS_KINDS):
     schema = samples.get_field_schema()
     root = name.split(".")[0]
     if root not in schema:
-        raise ValueError("No field %r for %s: the collection has no field %r"
-                         % (name, param, name))
+        raise ValueError("No field %r for %s: the collection has no field %r (it does not "
+                         "exist, or this view excludes it)" % (name, param, root))
     if "." in name and "primitive" in kinds:
         return LabelField(name, param, "primitive", name, None)  # an explicit path
     field = schema[root]

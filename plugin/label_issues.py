@@ -38,6 +38,7 @@ MULTILABEL_SCORES = ("cleanlab", "mse")
 # embeddings with 10 % flipped labels: cap 30 000 F1 0.762 in 21.7 s, no cap
 # (45 000 rows) 0.758 in 30.5 s; 100 k rows: 38 s instead of 124 s.
 DEFAULT_MAX_ROWS = 30000
+MIN_CLASS_SAMPLES = 5  # classes with fewer labeled samples are not checked nor predicted
 
 
 # --------------------------------------------------------------------------- arrays
@@ -352,8 +353,8 @@ class LabelIssuesResults(runs.Results):
         num_skipped: samples without an embedding (e.g. unreadable images):
             neither scored nor predicted
         run_key, seconds, messages: the run record's key, wall time, warnings
-        num_scored, num_issues, issue_ids (sample ids, worst first),
-            saved_view: :func:`find_label_issues` only
+        num_scored, num_issues, issue_ids (sample ids, worst first), tag,
+            quality_field, suggestion_field, saved_view: :func:`find_label_issues` only
         num_predicted, num_unlabeled, fill_rate_before, fill_rate_after:
             :func:`predict_labels` only
     """
@@ -399,6 +400,29 @@ def _validate_common(samples, label_field, embeddings_field, classifier, n_estim
     return label
 
 
+def check_classes(samples, label, *, min_class_samples=MIN_CLASS_SAMPLES):
+    """Raises ValueError unless ``samples`` hold 2 classes the label steps can check.
+
+    A class needs ``min_class_samples`` labeled samples (the rare-class floor):
+    said before anything is written, e.g. by :func:`winnow.curate` before its
+    first step.
+
+    Args:
+        samples: the samples the step will learn from (e.g. the embedded ones)
+        label: a label field name or :class:`~winnow.plugin.inputs.LabelField`
+        min_class_samples (5): the rare-class floor
+    """
+    if isinstance(label, str):
+        label = inputs.label_field(samples, label, param="label_field",
+                                   kinds=inputs.LABEL_FIELD_KINDS)
+    floor = _floor(min_class_samples)
+    usable = sum(count >= floor for name, count in samples.count_values(label.path).items()
+                 if name is not None)
+    if usable < 2:
+        raise ValueError("Need at least 2 classes with >= %d labeled, embedded samples in %r; "
+                         "found %d" % (floor, label.name, usable))
+
+
 def _training_set(samples, label, embeddings_field, min_class_samples, seed):
     """Reads the embedded samples and encodes what the members learn.
 
@@ -409,6 +433,11 @@ def _training_set(samples, label, embeddings_field, min_class_samples, seed):
         (rows trained on), ``y`` (their encoded labels) and ``X`` (the ``(N, d)``
         :func:`prepare_features` of every embedded sample)
     """
+    if len(samples) and not len(samples.exists(embeddings_field)):
+        # Said as the label steps' own requirement (load_vectors would name only the field).
+        raise ValueError("Need at least 2 classes with >= %d labeled, embedded samples in %r; "
+                         "found 0: no sample of the view has a %r vector (compute embeddings "
+                         "first)" % (_floor(min_class_samples), label.name, embeddings_field))
     vectors = inputs.load_vectors(samples, embeddings_field, labels=label, unlabeled="keep")
     names = vectors.labels
     labeled = [r for r in range(len(names)) if names[r] is not None]
@@ -503,7 +532,8 @@ def find_label_issues(samples, *, label_field="ground_truth", embeddings_field="
                       classifier="bagging-mlp", n_estimators=10, max_samples=0.75,
                       filter_by="prune_by_noise_rate", tag="label_issue",
                       quality_field="label_quality", suggestion_field="suggested_label",
-                      multilabel_score="cleanlab", min_class_samples=5, suggest_threshold=0.5,
+                      multilabel_score="cleanlab", min_class_samples=MIN_CLASS_SAMPLES,
+                      suggest_threshold=0.5,
                       save_view=True, seed=0, overwrite=False, progress=None):
     """Finds likely wrong labels with out-of-sample probabilities and cleanlab.
 
@@ -639,7 +669,8 @@ def find_label_issues(samples, *, label_field="ground_truth", embeddings_field="
         step=STEP, label_field=label_field, multi_label=multi_label, classes=classes,
         num_samples=len(ids) + num_skipped, num_labeled=len(data["labeled"]),
         num_scored=len(kept), num_issues=len(issue_ids), issue_ids=issue_ids,
-        skipped_classes=dict(data["skipped"]), num_skipped=num_skipped,
+        skipped_classes=dict(data["skipped"]), num_skipped=num_skipped, tag=tag,
+        quality_field=quality_field, suggestion_field=suggestion_field,
         saved_view=saved[0] if saved else None, run_key=key, seconds=step.seconds,
         messages=messages)
 
@@ -647,7 +678,8 @@ def find_label_issues(samples, *, label_field="ground_truth", embeddings_field="
 def predict_labels(samples, *, label_field="ground_truth", embeddings_field="embedding",
                    prediction_field="predicted_label", threshold=0.4, only_missing=True,
                    classifier="bagging-mlp", n_estimators=10, max_samples=0.75,
-                   min_class_samples=5, seed=0, overwrite=False, progress=None):
+                   min_class_samples=MIN_CLASS_SAMPLES, seed=0, overwrite=False,
+                   progress=None):
     """Labels the unlabeled samples with the bagged model trained on the labeled ones.
 
     Single-label: the most probable class, when its probability is >= ``threshold``.

@@ -754,10 +754,6 @@ def group_k(k, n, *, per_class=None):
     return int(k)
 
 
-def _group_k(k, n, label, per_class):
-    # TRANSITION: plugin/curate.py still calls this; it goes once curate calls group_k.
-    return group_k(k, n, per_class=per_class)
-
 
 def _method(method, backend):
     """The k-medoids method from ``method`` or its deprecated alias ``backend``, and

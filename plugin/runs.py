@@ -2,8 +2,9 @@
 
 The run's config class path is stored in the database, so these classes live in
 the real ``winnow`` package (never only under FiftyOne's synthetic plugin module).
-A run knows exactly which fields and tags it wrote, so :func:`delete_run` removes
-those and nothing else.
+A run knows exactly which fields, tags, label tags and saved views it wrote, so
+:func:`delete_run` removes those and nothing else. :class:`Step` is how every step
+checks, writes and records; :class:`Results` is the base of every step's results.
 """
 
 import contextlib
@@ -14,13 +15,6 @@ import socket
 import time
 
 import fiftyone.core.runs as fors
-
-# Sample fields no Winnow step may ever write to.
-PROTECTED_FIELDS = frozenset(
-    ["id", "_id", "filepath", "tags", "metadata", "created_at", "last_modified_at",
-     "_dataset_id", "_media_type", "_rand"]
-)
-
 
 # A "writing" record from another host older than this is taken as abandoned.
 STALE_WRITE_S = 6 * 3600
@@ -104,35 +98,6 @@ def versions():
     return out
 
 
-def begin_write(samples, key, method, fields, tags=None, config_cls=None, **extra):
-    """Marks the run ``key`` as writing, just before a step's bulk write.
-
-    If the process dies mid-write, the record stays ``"writing"`` and the next run
-    of any step on this dataset removes that run's fields and tags
-    (:func:`cleanup_incomplete`), so no half-written result survives. A step whose
-    run class cleans up more (label tags, saved views) passes its ``config_cls``
-    and those ``extra`` attributes.
-    """
-    config_cls = config_cls or WinnowRunConfig
-    config = config_cls(method=method, fields=fields, tags=tags, status="writing",
-                        writer=_writer_id(), write_started=time.time(), **extra)
-    samples.register_run(key, config, overwrite=True, cleanup=False)
-
-
-@contextlib.contextmanager
-def writing(samples, key, method, fields, tags=None, config_cls=None, **extra):
-    """Wraps a step's final bulk write: marks the run as writing (:func:`begin_write`)
-    and, if the write fails or is interrupted in this process, removes what it wrote.
-    Follow it with :func:`record_run`.
-    """
-    begin_write(samples, key, method, fields, tags=tags, config_cls=config_cls, **extra)
-    try:
-        yield
-    except BaseException:
-        samples._root_dataset.delete_run(key)
-        raise
-
-
 def _writer_id():
     return "%s:%d" % (socket.gethostname(), os.getpid())
 
@@ -161,14 +126,9 @@ def cleanup_incomplete(samples):
     """
     dataset = samples._root_dataset
     cleaned = []
-    for key in dataset.list_runs():
-        try:
-            config = dataset.get_run_info(key).config
-        except Exception:
-            continue
-        if (isinstance(config, WinnowRunConfig) and config.status == "writing"
-                and _writer_is_gone(config)):
-            dataset.delete_run(key)  # runs WinnowRun.cleanup: its fields and tags
+    for key, config in list(_winnow_configs(dataset)):
+        if config.status == "writing" and _writer_is_gone(config):
+            dataset.delete_run(key)  # runs WinnowRun.cleanup: all it wrote
             cleaned.append(key)
     return cleaned
 
@@ -302,74 +262,6 @@ class Results:
         return self.summary() + "".join("; " + n for n in notes)
 
 
-def check_writable(samples, fields, step, overwrite=False):
-    """Refuses, before anything is written, to write a field Winnow must not touch.
-
-    A field may be written when it does not exist yet, when the previous run of
-    the same step and field wrote it, or when ``overwrite=True``.
-
-    Raises:
-        ValueError
-    """
-    dataset = samples._root_dataset
-    cleanup_incomplete(dataset)
-    schema = dataset.get_field_schema()
-    owned = _fields_owned_by_winnow(dataset)
-    for field in fields:
-        if not isinstance(field, str) or not field:
-            raise ValueError("Field names must be non-empty strings; got %r" % (field,))
-        if field in PROTECTED_FIELDS or field.startswith("_"):
-            raise ValueError("Refusing to write the reserved field %r" % field)
-        if "." in field:
-            raise ValueError("Winnow writes top-level sample fields; got %r" % field)
-        if field in schema and not overwrite:
-            owner = owned.get(field)
-            if owner is None:
-                raise ValueError(
-                    "Field %r already exists and was not written by Winnow; choose "
-                    "another field name or pass overwrite=True" % field
-                )
-            if owner != run_key(step, fields[0]):
-                raise ValueError(
-                    "Field %r belongs to the Winnow run %r; choose another field "
-                    "name, delete that run, or pass overwrite=True" % (field, owner)
-                )
-
-
-def _fields_owned_by_winnow(dataset):
-    owned = {}
-    for key in dataset.list_runs():
-        try:
-            config = dataset.get_run_info(key).config
-        except Exception:
-            continue
-        if isinstance(config, WinnowRunConfig):
-            for f in config.fields:
-                owned[f] = key
-    return owned
-
-
-def record_run(samples, key, method, fields, params, counts, started, tags=None, **extra):
-    """Registers (or replaces) the run ``key`` on the dataset of ``samples``.
-
-    Called after the step's results are written, so an existing record of the
-    same key is replaced without its cleanup (which would delete what was just
-    written).
-    """
-    config = WinnowRunConfig(
-        method=method,
-        fields=fields,
-        tags=tags,
-        params=params,
-        counts=counts,
-        versions=versions(),
-        seconds=round(time.time() - started, 3),
-        **extra,  # e.g. saved_views=[...], removed by delete_run
-    )
-    samples.register_run(key, config, overwrite=True, cleanup=False)
-    return key
-
-
 def list_runs(samples, method=None):
     """Lists the Winnow runs recorded on a dataset.
 
@@ -379,7 +271,8 @@ def list_runs(samples, method=None):
 
     Returns:
         a list of dicts with ``key``, ``method``, ``timestamp``, ``fields``,
-        ``tags``, ``params``, ``counts``, ``versions`` and ``seconds``
+        ``tags``, ``label_tags``, ``saved_views``, ``score``, ``params``,
+        ``counts``, ``versions``, ``seconds`` and ``status``
     """
     dataset = samples._root_dataset
     runs = []

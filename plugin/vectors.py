@@ -7,9 +7,6 @@ is validated lives in :mod:`~winnow.plugin.inputs`.
 import numpy as np
 
 from .inputs import CHUNK, l2_normalize
-# TRANSITION (removed once every step uses inputs directly):
-from .inputs import (check_array, check_fraction, check_vector_field, declare_field,  # noqa
-                     load_vectors, nonfinite_rows)
 
 REDUCTIONS = ("pca", "umap", None)
 
