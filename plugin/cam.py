@@ -430,7 +430,10 @@ def compute_cam(
     if len(set(fields)) != len(fields):
         raise ValueError("heatmap_field, prediction_field and boxes_field must differ; got %s"
                          % fields)
-    step = runs.Step(samples, STEP, fields=fields, overwrite=overwrite)
+    roles = dict(heatmap=heatmap_field, prediction=prediction_field, boxes=boxes_field,
+                 error=error_field)
+    step = runs.Step(samples, STEP, fields={r: f for r, f in roles.items() if f},
+                     overwrite=overwrite)
     ids, filepaths = samples.values(["id", "filepath"])
 
     loaded = models.load_model(model, weights_path=weights_path, device=device)

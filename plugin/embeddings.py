@@ -103,7 +103,7 @@ def compute_embeddings(
     images.check_image_step(samples, batch_size=batch_size, num_workers=num_workers)
     inputs.check_choice(visualization, (None,) + embedding_map.METHODS, "visualization")
     error_field = embeddings_field + "_error"
-    step = runs.Step(samples, STEP, fields=[embeddings_field, error_field],
+    step = runs.Step(samples, STEP, fields=dict(embeddings=embeddings_field, error=error_field),
                      overwrite=overwrite)
     ids, filepaths = samples.values(["id", "filepath"])
 

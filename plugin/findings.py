@@ -21,8 +21,9 @@ from . import runs as winnow_runs
 OPERATOR_PREFIX = "@winnow/curation/"
 
 # What no user chooses about a step, keyed by run ``method``, in pipeline order.
-# ``fields`` names the roles of a run's ``fields``, in the order the step records
-# them; ``status`` is how the map's status colouring calls the samples a run tags.
+# ``fields``: the roles of a run's ``fields`` in the order the step lists them, read
+# only for records made before runs recorded their ``roles``; ``status`` is how the
+# map's status colouring calls the samples a run tags.
 STEPS = {
     "outliers": dict(label="Outliers", operator="find_outliers",
                      score_label="Outlier score", fields=("score",), status="outlier"),
@@ -69,13 +70,11 @@ def newest_run(runs, method):
 
 
 def run_field(samples, run, role):
-    """The field a run wrote for ``role`` (see :data:`STEPS`), if it still exists."""
-    roles = STEPS.get(run["method"], {}).get("fields", ())
-    fields = run.get("fields", [])
-    if role not in roles or roles.index(role) >= len(fields):
-        return None
-    name = fields[roles.index(role)]
-    return name if samples.get_field(name) is not None else None
+    """The field a run wrote for ``role`` (its record's ``roles``), if it still exists."""
+    roles = run.get("roles") or dict(zip(STEPS.get(run["method"], {}).get("fields", ()),
+                                          run.get("fields", [])))
+    name = roles.get(role)
+    return name if name and samples.get_field(name) is not None else None
 
 
 def run_score(samples, run):

@@ -598,7 +598,8 @@ def find_label_issues(samples, *, label_field="ground_truth", embeddings_field="
         raise ValueError("label_field, quality_field and suggestion_field must differ")
     inputs.check_name(tag, "tag")
     saved = [_saved_view_name(label_field, tag)] if save_view else []
-    step = runs.Step(samples, STEP, fields=[quality_field, suggestion_field], tags=[tag],
+    step = runs.Step(samples, STEP, fields=dict(quality=quality_field,
+                                                suggestion=suggestion_field), tags=[tag],
                      label_tags={tag: [label_field]}, saved_views=saved,
                      score=dict(field=quality_field, descending=False), overwrite=overwrite)
 
@@ -713,7 +714,8 @@ def predict_labels(samples, *, label_field="ground_truth", embeddings_field="emb
         raise ValueError("threshold must be in (0, 1]; got %r" % (threshold,))
     if prediction_field == label_field:
         raise ValueError("prediction_field must differ from label_field")
-    step = runs.Step(samples, PREDICT_STEP, fields=[prediction_field], overwrite=overwrite)
+    step = runs.Step(samples, PREDICT_STEP, fields=dict(prediction=prediction_field),
+                     overwrite=overwrite)
 
     data = _training_set(samples, label, embeddings_field, min_class_samples, seed)
     ids, names, num_skipped = data["vectors"].ids, data["vectors"].labels, \

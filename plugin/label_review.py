@@ -77,7 +77,7 @@ def accept_suggestions(samples, *, suggestion_field="suggested_label",
     history = _history_field(label_field, history_field)
     multi_label = _check_fields(samples, suggestion_field, label_field, history)
     inputs.check_name(tag, "tag")
-    step = runs.Step(samples, STEP, fields=[history], tags=[tag])
+    step = runs.Step(samples, STEP, fields=dict(history=history), tags=[tag])
     if len(samples) == 0:
         raise ValueError("The view is empty: there are no suggestions to accept")
 

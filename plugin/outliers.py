@@ -400,7 +400,8 @@ def find_outliers(samples, *, fraction=0.05, embeddings_field="embedding",
     vectors.check_reduction(n_components, reduce)
     inputs.check_choice(method, METHODS, "method")
     inputs.check_collection(samples)
-    step = runs.Step(samples, STEP, fields=[score_field], tags=[tag], overwrite=overwrite,
+    step = runs.Step(samples, STEP, fields=dict(score=score_field), tags=[tag],
+                     overwrite=overwrite,
                      score=dict(field=score_field, descending=True))
     ids, X, labels, num_skipped = inputs.load_vectors(samples, embeddings_field, per_class)
     if len(ids) < 2:

@@ -451,7 +451,8 @@ def find_redundant(samples, *, fraction=0.05, embeddings_field="embedding", tag=
     vectors.check_reduction(n_components, reduce)
     inputs.check_collection(samples)
     fields = [link_field, distance_field]
-    step = runs.Step(samples, STEP, fields=fields, tags=[tag], overwrite=overwrite,
+    step = runs.Step(samples, STEP, fields=dict(link=link_field, distance=distance_field),
+                     tags=[tag], overwrite=overwrite,
                      score=dict(field=distance_field, descending=False))
     ids, X, labels, num_skipped = inputs.load_vectors(samples, embeddings_field, per_class)
     if count is not None and not isinstance(count, dict):  # a dict is checked per class

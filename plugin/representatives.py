@@ -644,7 +644,9 @@ def find_representatives(samples, *, k=10, embeddings_field="embedding",
         raise ValueError("cluster_field, distance_field and rank_field must differ; got %r"
                          % (fields,))
     view_name = saved_view_name(cluster_field)
-    step = runs.Step(samples, STEP, fields=fields, tags=[tag], saved_views=[view_name],
+    step = runs.Step(samples, STEP, fields=dict(cluster=cluster_field, distance=distance_field,
+                                                rank=rank_field),
+                     tags=[tag], saved_views=[view_name],
                      score=dict(field=distance_field, descending=False), overwrite=overwrite)
 
     labels = None if per_class is None else inputs.label_field(samples, per_class)

@@ -26,6 +26,8 @@ class WinnowRunConfig(fors.RunConfig):
     Args:
         method: the step (``"embeddings"``, ...)
         fields: the sample fields the step wrote
+        roles: ``{role: field}``, what each field holds (e.g. ``{"score":
+            "glosh"}``), so readers never assume default names
         tags: the sample tags the step wrote
         label_tags: ``{tag: [label fields]}``, the label tags the step wrote
         saved_views: the saved views the step wrote
@@ -39,12 +41,13 @@ class WinnowRunConfig(fors.RunConfig):
         **kwargs: anything else to record
     """
 
-    def __init__(self, method=None, fields=None, tags=None, label_tags=None,
+    def __init__(self, method=None, fields=None, roles=None, tags=None, label_tags=None,
                  saved_views=None, score=None, params=None, counts=None, versions=None,
                  seconds=None, status="complete", **kwargs):
         super().__init__(method=method, **kwargs)
         self.status = status
         self.fields = list(fields or [])
+        self.roles = dict(roles or {})
         self.tags = list(tags or [])
         self.label_tags = {t: list(f) for t, f in dict(label_tags or {}).items()}
         self.saved_views = list(saved_views or [])
@@ -166,7 +169,7 @@ class Step:
     crash or cancel leaves nothing half-written), and :meth:`record` stores the
     run record with its parameters, counts, versions and wall time::
 
-        step = runs.Step(samples, "outliers", fields=[score_field], tags=[tag],
+        step = runs.Step(samples, "outliers", fields=dict(score=score_field), tags=[tag],
                          score=dict(field=score_field, descending=True))
         ...  # validate, load, compute
         with step.writing():
@@ -176,7 +179,9 @@ class Step:
     Args:
         samples: a dataset or view
         method: the step (``"outliers"``, ...)
-        fields, tags, saved_views: what the run writes
+        fields: the sample fields the run writes, ``{role: field}`` (e.g.
+            ``{"score": "glosh"}``; recorded as the run's ``fields`` and ``roles``)
+        tags, saved_views: what the run writes
         label_tags (None): ``{tag: [label fields]}`` it writes
         score (None): ``{"field": name, "descending": bool}`` (see
             :class:`WinnowRunConfig`)
@@ -185,14 +190,16 @@ class Step:
         overwrite (False): allow writing over what others wrote
     """
 
-    def __init__(self, samples, method, *, fields=(), tags=(), label_tags=None,
+    def __init__(self, samples, method, *, fields=None, tags=(), label_tags=None,
                  saved_views=(), score=None, key=None, overwrite=False):
         from . import inputs
 
         self.started = time.time()
         self.samples = samples
         self.method = method
-        self.outputs = dict(fields=list(fields), tags=list(tags),
+        roles = dict(fields or {})
+        fields = list(roles.values())
+        self.outputs = dict(fields=fields, roles=roles, tags=list(tags),
                             label_tags=dict(label_tags or {}),
                             saved_views=list(saved_views), score=score)
         self.key = key or run_key(method, self.outputs["fields"][0])
@@ -271,7 +278,7 @@ def list_runs(samples, method=None):
 
     Returns:
         a list of dicts with ``key``, ``method``, ``timestamp``, ``fields``,
-        ``tags``, ``label_tags``, ``saved_views``, ``score``, ``params``,
+        ``roles``, ``tags``, ``label_tags``, ``saved_views``, ``score``, ``params``,
         ``counts``, ``versions``, ``seconds`` and ``status``
     """
     dataset = samples._root_dataset
@@ -289,6 +296,7 @@ def list_runs(samples, method=None):
                 method=config.method,
                 timestamp=info.timestamp,
                 fields=list(config.fields),
+                roles=dict(config.roles),
                 tags=list(config.tags),
                 label_tags={t: list(f) for t, f in config.label_tags.items()},
                 saved_views=list(config.saved_views),

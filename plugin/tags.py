@@ -98,7 +98,8 @@ def tag_with_pretrained(
     if not isinstance(k, int) or isinstance(k, bool) or k < 1:
         raise ValueError("k must be a positive integer; got %r" % (k,))
     error_field = tags_field + "_error"
-    step = runs.Step(samples, STEP, fields=[tags_field, error_field], overwrite=overwrite)
+    step = runs.Step(samples, STEP, fields=dict(tags=tags_field, error=error_field),
+                     overwrite=overwrite)
     ids, filepaths = samples.values(["id", "filepath"])
 
     loaded = models.load_model(model, weights_path=weights_path, device=device)

@@ -124,7 +124,8 @@ def extract_topics(samples, *, tags_field="pretrained_tags", n_topics=30, topic_
         raise ValueError("tags_field %r must be a Classifications field (run "
                          "winnow.tag_with_pretrained first)" % tags_field) from None
     weights_field = topic_field + "_weights"
-    step = runs.Step(samples, STEP, fields=[topic_field, weights_field], overwrite=overwrite)
+    step = runs.Step(samples, STEP, fields=dict(topic=topic_field, weights=weights_field),
+                     overwrite=overwrite)
 
     ids = samples.values("id")
     if not ids:

@@ -293,7 +293,7 @@ def test_panel_payload_stays_bounded_at_50000_samples(demo_embedded, make_datase
     ids = ds.values("id")
     # Scores and tags written and recorded the way find_outliers does (its GLOSH fit
     # on 50 000 samples would dominate the test's time).
-    step = winnow_runs.Step(ds, "outliers", fields=["outlier_score"], tags=["outlier"],
+    step = winnow_runs.Step(ds, "outliers", fields=dict(score="outlier_score"), tags=["outlier"],
                             score=dict(field="outlier_score", descending=True))
     with step.writing():
         ds.select([ids[i] for i in rng.choice(n, 500, replace=False)]).tag_samples("outlier")
