@@ -1,5 +1,7 @@
-"""What every Winnow operator shares: progress relay and model choices."""
+"""What every Winnow operator shares: progress relay, model choices, the engine's
+defaults and validation in forms, and the Python call."""
 
+import inspect
 import queue
 import threading
 
@@ -75,3 +77,101 @@ def operator_config(name, label, description, generator=True):
         allow_immediate_execution=True,
         allow_delegated_execution=True,
     )
+
+
+# The radio choice that stands for None (the App's enums need a string).
+NONE = "none"
+
+
+def engine_defaults(fn, **overrides):
+    """``{option: default}`` of the engine function ``fn``: the one place a default is
+    defined. Forms show these and Python calls fill them in. ``overrides`` are an
+    operator's deliberate differences, each with its reason at the call."""
+    options = {name: p.default for name, p in inspect.signature(fn).parameters.items()
+               if p.default is not inspect.Parameter.empty and name != "progress"}
+    unknown = sorted(set(overrides) - set(options))
+    if unknown:
+        raise TypeError("%s has no options %s" % (fn.__name__, unknown))
+    options.update(overrides)
+    return options
+
+
+def engine_options(params, defaults, **shown):
+    """The engine's keyword arguments for an operator's ``params``.
+
+    ``defaults`` (:func:`engine_defaults`), replaced by the params named like an
+    option (an empty text box means None), and by ``shown``: for options the form
+    shows differently (a percent for a fraction), functions of the params giving
+    the engine's value, or None to keep the default. Those apply only when the
+    params lack the option itself: a Python call passes the engine's own value.
+    """
+    options = dict(defaults)
+    for name in defaults:
+        if name in params:
+            options[name] = None if params[name] == "" else params[name]
+    for name, value_of in shown.items():
+        value = None if name in params else value_of(params)
+        if value is not None:
+            options[name] = value
+    return options
+
+
+def form_values(inputs, params):
+    """What a form shows: its properties' defaults, overlaid by the user's ``params``
+    (validation checks these, even before the App sends its first values)."""
+    values = {name: prop.default for name, prop in inputs.properties.items()
+              if prop.default is not None}
+    values.update(params)
+    return values
+
+
+def none_choice(value):
+    """A radio group's value as the engine's: :data:`NONE` is None."""
+    return None if value in (None, "", NONE) else value
+
+
+def flag(prop, check, *args, **kwargs):
+    """Runs the engine's validator ``check(*args, **kwargs)`` on a form's current
+    value; a ValueError marks the form property ``prop`` invalid with its message, so
+    the App shows it as the user types and refuses to execute.
+
+    Returns:
+        True when the value passed
+    """
+    try:
+        check(*args, **kwargs)
+    except ValueError as e:
+        prop.invalid = True
+        prop.error_message = str(e)
+        return False
+    return True
+
+
+def check_writable(samples, step, key_field, **outputs):
+    """The engine's read-only check that the run of ``step`` keyed by ``key_field``
+    (its first field) may write ``outputs`` (``fields``, ``tags``, ``label_tags``,
+    ``saved_views``, ``overwrite``: see ``winnow.plugin.inputs.check_writable``)."""
+    from winnow.plugin import inputs, runs
+
+    inputs.check_name(key_field, "Names")
+    inputs.check_writable(samples, runs.run_key(step, key_field), **outputs)
+
+
+def call_operator(op, samples, options, defaults, delegate=False, **shown):
+    """Runs operator ``op`` from Python on ``samples`` with the engine's own keyword
+    arguments ``options``, the FiftyOne way (``foo.get_operator(uri)(dataset, ...)``).
+
+    The params are the engine's ``defaults`` with ``options``, plus ``shown``: the
+    values of form fields that show an option differently, as functions of those
+    params (so the form's required fields and ranges check the same values).
+
+    Raises:
+        TypeError: an option the engine does not take
+    """
+    unknown = sorted(set(options) - set(defaults))
+    if unknown:
+        raise TypeError("%s got unexpected options %s" % (op.name, unknown))
+    params = dict(defaults, **options)
+    params.update({name: value_of(params) for name, value_of in shown.items()})
+    return foo.execute_operator(op.uri, ctx=dict(view=samples.view(), params=params),
+                                request_delegation=delegate)

@@ -3,7 +3,9 @@
 import fiftyone.core.fields as fof
 import fiftyone.operators.types as types
 
-REDUCTIONS = [("none", "None"), ("pca", "PCA"), ("umap", "UMAP (if installed)")]
+from ._common import NONE, flag, none_choice
+
+REDUCTIONS = [(NONE, "None"), ("pca", "PCA"), ("umap", "UMAP (if installed)")]
 
 
 def vector_fields(ctx):
@@ -30,51 +32,78 @@ def label_fields(ctx):
     return out
 
 
-def add_percent(inputs, name, label, default, description=None):
-    inputs.float(name, default=default, min=0.0, max=99.0, required=True, label=label,
-                 description=description)
+def add_percent(inputs, name, label, fraction, description=None):
+    """A percent field for an engine fraction (``fraction``: its default)."""
+    return inputs.float(name, default=100.0 * fraction, min=0.0, max=99.0, required=True,
+                        label=label, description=description)
 
 
-def add_embeddings_choice(ctx, inputs):
+def percent(params, name):
+    """The engine fraction of percent field ``name``; None keeps the default."""
+    value = params.get(name)
+    return None if value in (None, "") else float(value) / 100.0
+
+
+def check_fraction(fraction, label):
+    """The engine's fraction check, worded for the percent field ``label``."""
+    from winnow.plugin import inputs
+
+    inputs.check_fraction(fraction, "%s / 100" % label)
+
+
+def add_embeddings_choice(ctx, inputs, default):
     fields = vector_fields(ctx)
     choices = types.DropdownView()
-    for f in fields or ["embedding"]:
+    for f in fields or [default]:
         choices.add_choice(f, label=f)
-    inputs.enum("embeddings_field", choices.values(),
-                default="embedding" if "embedding" in fields or not fields else fields[0],
-                required=True, label="Embeddings field", view=choices,
-                description="Compute embeddings first if this list is empty")
+    return inputs.enum("embeddings_field", choices.values(),
+                       default=default if default in fields or not fields else fields[0],
+                       required=True, label="Embeddings field", view=choices,
+                       description="Compute embeddings first if this list is empty")
 
 
-def add_reduction(inputs, default_components):
+def add_reduction(inputs, defaults, empty_means):
+    """The reduction radio and its dimension (``empty_means``: what None does)."""
     radio = types.RadioGroup(orientation="horizontal")
     for value, label in REDUCTIONS:
         radio.add_choice(value, label=label)
-    inputs.enum("reduce", radio.values(), default="pca", label="Dimensionality reduction",
-                view=radio)
-    inputs.int("n_components", default=default_components, min=1, required=False,
+    prop = inputs.enum("reduce", radio.values(), default=defaults["reduce"] or NONE,
+                       label="Dimensionality reduction", view=radio)
+    inputs.int("n_components", default=defaults["n_components"], min=1, required=False,
                label="Reduced dimensions",
                description="Effective dimension: min(this, samples, embedding size); "
-                           "empty keeps the default")
+                           "empty: " + empty_means)
+    return prop
 
 
-def add_per_class(ctx, inputs):
+def reduction(options):
+    """The engine's reduction options from the form's: the radio's "none" is None and
+    the dimension an int (the App's numbers may arrive as floats)."""
+    n = options["n_components"]
+    options.update(reduce=none_choice(options["reduce"]),
+                   n_components=None if n is None else int(n))
+    return options
+
+
+def add_per_class(ctx, inputs, default):
     choices = types.DropdownView()
     choices.add_choice("", label="(not class-aware)")
     for f in label_fields(ctx):
         choices.add_choice(f, label=f)
-    inputs.enum("per_class", choices.values(), default="", required=False,
-                label="Keep class proportions of", view=choices,
-                description="A label field: each class loses the same share")
+    return inputs.enum("per_class", choices.values(), default=default or "", required=False,
+                       label="Keep class proportions of", view=choices,
+                       description="A label field: each class loses the same share")
 
 
-def reduction_kwargs(params):
-    reduce = params.get("reduce", "pca")
-    n = params.get("n_components")
-    return dict(reduce=None if reduce in (None, "none") else reduce,
-                n_components=int(n) if n not in (None, "") else None)
+def check_vectors_and_classes(samples, options, props):
+    """Flags a missing or non-vector embeddings field, a bad reduction and a bad
+    per-class field with the engine's own checks (``props``: the form's properties by
+    option name)."""
+    from winnow.plugin import inputs, vectors
 
-
-def fraction(params, name, default):
-    value = params.get(name)
-    return (default if value is None else float(value)) / 100.0
+    flag(props["embeddings_field"], inputs.check_vector_field, samples.get_field_schema(),
+         options["embeddings_field"])
+    flag(props["reduce"], vectors.check_reduction, options["n_components"],
+         options["reduce"])
+    if options["per_class"]:
+        flag(props["per_class"], inputs.label_field, samples, options["per_class"])

@@ -4,6 +4,8 @@ import fiftyone as fo
 import fiftyone.core.fields as fof
 import fiftyone.operators.types as types
 
+from ._common import flag
+
 CLASSIFIER_CHOICES = [
     ("bagging-mlp", "Bagged MLPs (out-of-bag)"),
     ("mlp", "One MLP per fold (K-fold)"),
@@ -34,23 +36,36 @@ def field_chooser(inputs, name, choices, default, label, description=None, requi
         dropdown = types.DropdownView()
         for c in choices:
             dropdown.add_choice(c, label=c)
-        inputs.enum(name, dropdown.values(), default=default if default in choices else choices[0],
-                    required=required, label=label, description=description, view=dropdown)
-    else:
-        inputs.str(name, default=default, required=required, label=label,
-                   description=description)
+        return inputs.enum(name, dropdown.values(),
+                           default=default if default in choices else choices[0],
+                           required=required, label=label, description=description,
+                           view=dropdown)
+    return inputs.str(name, default=default, required=required, label=label,
+                      description=description)
 
 
-def model_inputs(inputs):
-    """Classifier, estimators and bag size."""
+def model_inputs(inputs, defaults):
+    """Classifier, estimators and bag size (``defaults``: the engine's)."""
     dropdown = types.DropdownView()
     for value, label in CLASSIFIER_CHOICES:
         dropdown.add_choice(value, label=label)
-    inputs.enum("classifier", dropdown.values(), default="bagging-mlp", required=True,
-                label="Classifier", view=dropdown)
-    inputs.int("n_estimators", default=10, min=2, required=True, label="Estimators",
+    inputs.enum("classifier", dropdown.values(), default=defaults["classifier"],
+                required=True, label="Classifier", view=dropdown)
+    inputs.int("n_estimators", default=defaults["n_estimators"], min=2, required=True,
+               label="Estimators",
                description="Bagged members (= folds); every sample is scored only by "
                            "members that never trained on it")
-    inputs.float("max_samples", default=0.75, min=0.05, max=1.0, required=True,
-                 label="Samples per estimator",
+    inputs.float("max_samples", default=defaults["max_samples"], min=0.05, max=1.0,
+                 required=True, label="Samples per estimator",
                  description="Fraction of the labeled samples each member trains on")
+
+
+def check_label_and_vectors(samples, options, props):
+    """Flags a label field that is not a Classification(s) field and a missing or
+    non-vector embeddings field, with the engine's own checks."""
+    from winnow.plugin import inputs
+
+    flag(props["label_field"], inputs.label_field, samples, options["label_field"],
+         param="label_field", kinds=inputs.LABEL_FIELD_KINDS)
+    flag(props["embeddings_field"], inputs.check_vector_field, samples.get_field_schema(),
+         options["embeddings_field"])

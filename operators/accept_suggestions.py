@@ -3,8 +3,16 @@
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ._common import operator_config
+from ._common import (call_operator, engine_defaults, engine_options, flag, form_values,
+                      operator_config)
 from ._label_forms import field_chooser, label_fields
+
+
+def _engine(action):
+    from winnow.plugin import label_review
+
+    return label_review.undo_suggestions if action == "undo" else \
+        label_review.accept_suggestions
 
 
 class AcceptSuggestions(foo.Operator):
@@ -16,44 +24,50 @@ class AcceptSuggestions(foo.Operator):
             generator=False)
 
     def resolve_input(self, ctx):
+        from winnow.plugin import inputs as checks
+
         inputs = types.Object()
-        ctx.target_view()
+        samples = ctx.target_view()
         action = types.RadioGroup(orientation="horizontal")
         action.add_choice("accept", label="Accept suggestions")
         action.add_choice("undo", label="Undo accepted suggestions")
         inputs.enum("action", action.values(), default="accept", required=True,
                     label="Action", view=action)
+        accept = ctx.params.get("action", "accept") == "accept"
+        d = engine_defaults(_engine(ctx.params.get("action")))
         fields = label_fields(ctx.dataset)
-        if ctx.params.get("action", "accept") == "accept":
-            field_chooser(inputs, "suggestion_field", fields, "suggested_label",
-                          "Suggestion field", "find_label_issues's suggestions or "
-                          "predict_labels's predictions")
-        field_chooser(inputs, "label_field", fields, "ground_truth", "Label field",
+        if accept:
+            suggestion = field_chooser(
+                inputs, "suggestion_field", fields, d["suggestion_field"],
+                "Suggestion field", "find_label_issues's suggestions or predict_labels's "
+                "predictions")
+        field_chooser(inputs, "label_field", fields, d["label_field"], "Label field",
                       "The field to write (its old values are kept for undo)")
+        if accept and ctx.dataset is not None:
+            o = engine_options(form_values(inputs, ctx.params), d)
+            flag(suggestion, checks.label_field, samples, o["suggestion_field"],
+                 param="suggestion_field", kinds=checks.LABEL_FIELD_KINDS)
         return types.Property(inputs, view=types.View(label="Winnow: accept suggested labels"))
 
     def execute(self, ctx):
-        from winnow.plugin.label_review import accept_suggestions, undo_suggestions
-
-        p = ctx.params
-        samples = ctx.target_view()
-        label_field = p.get("label_field", "ground_truth")
-        if p.get("action", "accept") == "undo":
-            count = undo_suggestions(samples, label_field=label_field)
-            message = "Restored %d labels of %r" % (count, label_field)
+        action = ctx.params.get("action", "accept")
+        engine = _engine(action)
+        options = engine_options(ctx.params, engine_defaults(engine))
+        count = engine(ctx.target_view(), **options)
+        if action == "undo":
+            message = "Restored %d labels of %r" % (count, options["label_field"])
         else:
-            count = accept_suggestions(
-                samples, suggestion_field=p.get("suggestion_field", "suggested_label"),
-                label_field=label_field)
-            message = "Accepted %d suggested labels into %r" % (count, label_field)
+            message = "Accepted %d suggested labels into %r" % (count, options["label_field"])
         if not ctx.delegated:
             ctx.ops.reload_dataset()
             ctx.ops.notify(message, variant="success")
         return dict(count=count, message=message)
 
-    def __call__(self, samples, suggestion_field="suggested_label", label_field="ground_truth",
-                 action="accept", delegate=False):
-        """Runs the operator from Python: ``foo.get_operator(uri)(dataset.select(ids))``."""
-        params = dict(action=action, suggestion_field=suggestion_field, label_field=label_field)
-        return foo.execute_operator(self.uri, ctx=dict(view=samples.view(), params=params),
-                                    request_delegation=delegate)
+    def __call__(self, samples, action="accept", delegate=False, **options):
+        """Runs the operator from Python with the options of
+        ``winnow.accept_suggestions`` (or ``undo_suggestions`` for ``action="undo"``)::
+
+            foo.get_operator(uri)(dataset.select(ids), label_field="ground_truth")
+        """
+        return call_operator(self, samples, options, engine_defaults(_engine(action)),
+                             delegate, action=lambda p: action)

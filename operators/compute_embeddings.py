@@ -3,9 +3,30 @@
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ._common import MODEL_CHOICES, run_engine, summarize, operator_config
+from ._common import (MODEL_CHOICES, NONE, call_operator, check_writable, engine_defaults,
+                      engine_options, flag, form_values, none_choice, operator_config, run_engine,
+                      summarize)
 
-VISUALIZATIONS = ["none", "pca", "umap", "tsne"]
+VISUALIZATIONS = [NONE, "pca", "umap", "tsne"]
+
+
+def _engine():
+    from winnow.plugin import embeddings
+
+    return embeddings
+
+
+def _defaults():
+    # In the App, embeddings are computed to browse them: build the similarity index
+    # and the 2-D map unless asked not to (the engine's defaults skip both).
+    return engine_defaults(_engine().compute_embeddings, similarity_index=True,
+                           visualization="pca")
+
+
+def _options(params, defaults):
+    options = engine_options(params, defaults)
+    options["visualization"] = none_choice(options["visualization"])
+    return options
 
 
 class ComputeEmbeddings(foo.Operator):
@@ -16,61 +37,52 @@ class ComputeEmbeddings(foo.Operator):
             "Embed every image with a pretrained network (any layer)")
 
     def resolve_input(self, ctx):
+        d = _defaults()
         inputs = types.Object()
-        ctx.target_view()
+        samples = ctx.target_view()
 
         models = types.DropdownView()
         for value, label in MODEL_CHOICES:
             models.add_choice(value, label=label)
-        inputs.enum("model", models.values(), default=MODEL_CHOICES[0][0], required=True,
+        inputs.enum("model", models.values(), default=d["model"], required=True,
                     label="Model", view=models)
-        inputs.str("layer", required=False, label="Layer",
+        inputs.str("layer", default=d["layer"], required=False, label="Layer",
                    description="A submodule name (winnow.list_layers(model)); empty means "
                                "the pooled features before the classifier")
-        inputs.str("embeddings_field", default="embedding", required=True,
-                   label="Embeddings field")
-        inputs.int("batch_size", default=32, min=1, required=True, label="Batch size")
-        inputs.bool("similarity_index", default=True, label="Similarity index",
+        field = inputs.str("embeddings_field", default=d["embeddings_field"], required=True,
+                           label="Embeddings field")
+        inputs.int("batch_size", default=d["batch_size"], min=1, required=True,
+                   label="Batch size")
+        inputs.bool("similarity_index", default=d["similarity_index"],
+                    label="Similarity index",
                     description="Build a FiftyOne Brain index for 'sort by similarity'")
         viz = types.RadioGroup(orientation="horizontal")
         for v in VISUALIZATIONS:
-            viz.add_choice(v, label=v.upper() if v != "none" else "None")
-        inputs.enum("visualization", viz.values(), default="pca", label="2-D map",
+            viz.add_choice(v, label=v.upper() if v != NONE else "None")
+        inputs.enum("visualization", viz.values(), default=d["visualization"] or NONE,
+                    label="2-D map",
                     description="A FiftyOne Brain visualization for the Embeddings panel",
                     view=viz)
-        inputs.bool("overwrite", default=False, label="Overwrite an existing field")
+        inputs.bool("overwrite", default=d["overwrite"], label="Overwrite an existing field")
+
+        if ctx.dataset is not None:
+            o = _options(form_values(inputs, ctx.params), d)
+            flag(field, check_writable, samples, _engine().STEP, o["embeddings_field"],
+                 fields=[o["embeddings_field"]], overwrite=o["overwrite"])
         return types.Property(inputs, view=types.View(label="Winnow: compute embeddings"))
 
     def execute(self, ctx):
-        from winnow.plugin.embeddings import compute_embeddings
-
-        p = ctx.params
-        visualization = p.get("visualization", "pca")
-        results = yield from run_engine(
-            ctx,
-            compute_embeddings,
-            "Embedding images",
-            samples=ctx.target_view(),
-            model=p.get("model", MODEL_CHOICES[0][0]),
-            layer=p.get("layer") or None,
-            embeddings_field=p.get("embeddings_field", "embedding"),
-            batch_size=int(p.get("batch_size", 32)),
-            similarity_index=bool(p.get("similarity_index", True)),
-            visualization=None if visualization in (None, "none") else visualization,
-            overwrite=bool(p.get("overwrite", False)),
-        )
+        engine = _engine()
+        options = _options(ctx.params, _defaults())
+        results = yield from run_engine(ctx, engine.compute_embeddings, "Embedding images",
+                                        samples=ctx.target_view(), **options)
         yield from summarize(ctx, str(results).splitlines()[0])
 
-    def __call__(self, samples, model="efficientnet-lite0", layer=None,
-                 embeddings_field="embedding", batch_size=32, similarity_index=True,
-                 visualization="pca", overwrite=False, delegate=False):
-        """Runs the operator from Python, the FiftyOne way::
+    def __call__(self, samples, delegate=False, **options):
+        """Runs the operator from Python with ``winnow.compute_embeddings``'s options
+        (the similarity index and 2-D map are built unless turned off)::
 
             op = foo.get_operator("@winnow/curation/compute_embeddings")
             op(dataset.take(100), model="resnet18", delegate=True)
         """
-        params = dict(model=model, layer=layer, embeddings_field=embeddings_field,
-                      batch_size=batch_size, similarity_index=similarity_index,
-                      visualization=visualization or "none", overwrite=overwrite)
-        return foo.execute_operator(self.uri, ctx=dict(view=samples.view(), params=params),
-                                    request_delegation=delegate)
+        return call_operator(self, samples, options, _defaults(), delegate)

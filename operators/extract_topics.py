@@ -3,7 +3,14 @@
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ._common import run_engine, summarize, operator_config
+from ._common import (call_operator, check_writable, engine_defaults, engine_options, flag,
+                      form_values, operator_config, run_engine, summarize)
+
+
+def _engine():
+    from winnow.plugin import topics
+
+    return topics
 
 
 class ExtractTopics(foo.Operator):
@@ -16,8 +23,9 @@ class ExtractTopics(foo.Operator):
     def resolve_input(self, ctx):
         import fiftyone as fo
 
+        d = engine_defaults(_engine().extract_topics)
         inputs = types.Object()
-        ctx.target_view()
+        samples = ctx.target_view()
         fields = []
         if ctx.dataset is not None:
             fields = sorted(ctx.dataset.get_field_schema(embedded_doc_type=fo.Classifications))
@@ -29,37 +37,31 @@ class ExtractTopics(foo.Operator):
         choices = types.DropdownView()
         for f in fields:
             choices.add_choice(f, label=f)
-        default = "pretrained_tags" if "pretrained_tags" in fields else fields[0]
-        inputs.enum("tags_field", choices.values(), default=default, required=True,
-                    label="Tags field", view=choices)
-        inputs.int("n_topics", default=30, min=1, max=500, required=True, label="Topics")
-        inputs.str("topic_field", default="topic", required=True, label="Topic field")
-        inputs.bool("overwrite", default=False, label="Overwrite existing fields")
+        inputs.enum("tags_field", choices.values(),
+                    default=d["tags_field"] if d["tags_field"] in fields else fields[0],
+                    required=True, label="Tags field", view=choices)
+        inputs.int("n_topics", default=d["n_topics"], min=1, max=500, required=True,
+                   label="Topics")
+        field = inputs.str("topic_field", default=d["topic_field"], required=True,
+                           label="Topic field")
+        inputs.bool("overwrite", default=d["overwrite"], label="Overwrite existing fields")
+
+        o = engine_options(form_values(inputs, ctx.params), d)
+        flag(field, check_writable, samples, _engine().STEP, o["topic_field"],
+             fields=[o["topic_field"]], overwrite=o["overwrite"])
         return types.Property(inputs, view=types.View(label="Winnow: topics of pretrained tags"))
 
     def execute(self, ctx):
-        from winnow.plugin.topics import extract_topics
-
-        p = ctx.params
-        results = yield from run_engine(
-            ctx,
-            extract_topics,
-            "Fitting topics",
-            samples=ctx.target_view(),
-            tags_field=p.get("tags_field", "pretrained_tags"),
-            n_topics=int(p.get("n_topics", 30)),
-            topic_field=p.get("topic_field", "topic"),
-            overwrite=bool(p.get("overwrite", False)),
-        )
+        engine = _engine()
+        options = engine_options(ctx.params, engine_defaults(engine.extract_topics))
+        results = yield from run_engine(ctx, engine.extract_topics, "Fitting topics",
+                                        samples=ctx.target_view(), **options)
         yield from summarize(ctx, str(results).splitlines()[0])
 
-    def __call__(self, samples, tags_field="pretrained_tags", n_topics=30, topic_field="topic",
-                 overwrite=False, delegate=False):
-        """Runs the operator from Python::
+    def __call__(self, samples, delegate=False, **options):
+        """Runs the operator from Python with ``winnow.extract_topics``'s options::
 
             foo.get_operator("@winnow/curation/extract_topics")(dataset, n_topics=20)
         """
-        params = dict(tags_field=tags_field, n_topics=n_topics, topic_field=topic_field,
-                      overwrite=overwrite)
-        return foo.execute_operator(self.uri, ctx=dict(view=samples.view(), params=params),
-                                    request_delegation=delegate)
+        return call_operator(self, samples, options,
+                             engine_defaults(_engine().extract_topics), delegate)

@@ -4,7 +4,20 @@ import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
 from . import _filter_form as form
-from ._common import run_engine, summarize, operator_config
+from ._common import (call_operator, check_writable, engine_defaults, engine_options, flag,
+                      form_values, operator_config, run_engine, summarize)
+
+
+def _engine():
+    from winnow.plugin import filtering
+
+    return filtering
+
+
+def _options(params, defaults):
+    return form.reduction(engine_options(
+        params, defaults, outliers=lambda p: form.percent(p, "outliers_percent"),
+        redundant=lambda p: form.percent(p, "redundant_percent")))
 
 
 class FilterDataset(foo.Operator):
@@ -16,45 +29,57 @@ class FilterDataset(foo.Operator):
             "redundant (nothing is deleted)")
 
     def resolve_input(self, ctx):
+        from winnow.plugin import outliers, redundancy
+
+        engine = _engine()
+        d = engine_defaults(engine.filter_dataset)
         inputs = types.Object()
-        ctx.target_view()
-        form.add_embeddings_choice(ctx, inputs)
-        form.add_percent(inputs, "outliers_percent", "% outliers", 5.0)
-        form.add_percent(inputs, "redundant_percent", "% similar", 5.0)
-        form.add_reduction(inputs, 32)
-        form.add_per_class(ctx, inputs)
-        inputs.str("view_prefix", default="winnow", required=True, label="Saved views prefix",
-                   description="Saves <prefix>-kept, <prefix>-outliers, <prefix>-redundant")
-        inputs.bool("overwrite", default=False, label="Overwrite existing fields, tags, views")
+        samples = ctx.target_view()
+        props = dict(embeddings_field=form.add_embeddings_choice(ctx, inputs,
+                                                                 d["embeddings_field"]))
+        # 0 % skips that step.
+        out_pct = form.add_percent(inputs, "outliers_percent", "% outliers", d["outliers"])
+        red_pct = form.add_percent(inputs, "redundant_percent", "% similar", d["redundant"])
+        props["reduce"] = form.add_reduction(inputs, d, "%d" % outliers.DEFAULT_COMPONENTS)
+        props["per_class"] = form.add_per_class(ctx, inputs, d["per_class"])
+        prefix = inputs.str("view_prefix", default=d["view_prefix"], required=True,
+                            label="Saved views prefix",
+                            description="Saves <prefix>-kept, <prefix>-outliers, "
+                                        "<prefix>-redundant")
+        inputs.bool("overwrite", default=d["overwrite"],
+                    label="Overwrite existing fields, tags, views")
+
+        if ctx.dataset is not None:
+            o = _options(form_values(inputs, ctx.params), d)
+            form.check_vectors_and_classes(samples, o, props)
+            flag(prefix, check_writable, samples, engine.STEP, o["view_prefix"],
+                 saved_views=list(engine.saved_view_names(o["view_prefix"]).values()),
+                 overwrite=o["overwrite"])
+            # Each step's fields and tags are not in the form: a clash is reported on
+            # the step's share.
+            if o["outliers"]:
+                flag(out_pct, check_writable, samples, outliers.STEP, o["score_field"],
+                     fields=[o["score_field"]], tags=[o["outlier_tag"]],
+                     overwrite=o["overwrite"])
+            if o["redundant"]:
+                fields = [o["link_field"], o["distance_field"]]
+                flag(red_pct, check_writable, samples, redundancy.STEP, fields[0],
+                     fields=fields, tags=[o["redundant_tag"]], overwrite=o["overwrite"])
         return types.Property(inputs, view=types.View(label="Winnow: filter the dataset"))
 
     def execute(self, ctx):
-        from winnow.plugin.filtering import filter_dataset
-
-        p = ctx.params
-        results = yield from run_engine(
-            ctx, filter_dataset, "Filtering",
-            samples=ctx.target_view(),
-            outliers=form.fraction(p, "outliers_percent", 5.0),
-            redundant=form.fraction(p, "redundant_percent", 5.0),
-            embeddings_field=p.get("embeddings_field", "embedding"),
-            per_class=p.get("per_class") or None,
-            view_prefix=p.get("view_prefix", "winnow"),
-            overwrite=bool(p.get("overwrite", False)),
-            **form.reduction_kwargs(p),
-        )
+        engine = _engine()
+        options = _options(ctx.params, engine_defaults(engine.filter_dataset))
+        results = yield from run_engine(ctx, engine.filter_dataset, "Filtering",
+                                        samples=ctx.target_view(), **options)
         yield from summarize(ctx, str(results).splitlines()[0])
 
-    def __call__(self, samples, outliers=0.05, redundant=0.05, embeddings_field="embedding",
-                 n_components=None, reduce="pca", per_class=None, view_prefix="winnow",
-                 overwrite=False, delegate=False):
-        """Runs the operator from Python::
+    def __call__(self, samples, delegate=False, **options):
+        """Runs the operator from Python with ``winnow.filter_dataset``'s options::
 
             foo.get_operator("@winnow/curation/filter_dataset")(dataset, outliers=0.05)
         """
-        params = dict(outliers_percent=100.0 * outliers, redundant_percent=100.0 * redundant,
-                      embeddings_field=embeddings_field, n_components=n_components,
-                      reduce=reduce or "none", per_class=per_class or "",
-                      view_prefix=view_prefix, overwrite=overwrite)
-        return foo.execute_operator(self.uri, ctx=dict(view=samples.view(), params=params),
-                                    request_delegation=delegate)
+        return call_operator(self, samples, options,
+                             engine_defaults(_engine().filter_dataset), delegate,
+                             outliers_percent=lambda p: 100.0 * (p["outliers"] or 0),
+                             redundant_percent=lambda p: 100.0 * (p["redundant"] or 0))

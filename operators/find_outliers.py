@@ -4,7 +4,19 @@ import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
 from . import _filter_form as form
-from ._common import run_engine, summarize, operator_config
+from ._common import (call_operator, check_writable, engine_defaults, engine_options, flag,
+                      form_values, operator_config, run_engine, summarize)
+
+
+def _engine():
+    from winnow.plugin import outliers
+
+    return outliers
+
+
+def _options(params, defaults):
+    return form.reduction(engine_options(
+        params, defaults, fraction=lambda p: form.percent(p, "outliers_percent")))
 
 
 class FindOutliers(foo.Operator):
@@ -15,45 +27,44 @@ class FindOutliers(foo.Operator):
             "Tag the images least like the rest (HDBSCAN / GLOSH on embeddings)")
 
     def resolve_input(self, ctx):
+        engine = _engine()
+        d = engine_defaults(engine.find_outliers)
         inputs = types.Object()
-        ctx.target_view()
-        form.add_embeddings_choice(ctx, inputs)
-        form.add_percent(inputs, "outliers_percent", "% outliers", 5.0,
-                         "ceil(% · N) samples get the tag")
-        form.add_reduction(inputs, 32)
-        form.add_per_class(ctx, inputs)
-        inputs.str("score_field", default="outlier_score", required=True, label="Score field")
-        inputs.str("tag", default="outlier", required=True, label="Tag")
-        inputs.bool("overwrite", default=False, label="Overwrite an existing field or tag")
+        samples = ctx.target_view()
+        props = dict(embeddings_field=form.add_embeddings_choice(ctx, inputs,
+                                                                 d["embeddings_field"]))
+        fraction = form.add_percent(inputs, "outliers_percent", "% outliers", d["fraction"],
+                                    "ceil(% · N) samples get the tag")
+        props["reduce"] = form.add_reduction(inputs, d, "%d" % engine.DEFAULT_COMPONENTS)
+        props["per_class"] = form.add_per_class(ctx, inputs, d["per_class"])
+        score = inputs.str("score_field", default=d["score_field"], required=True,
+                           label="Score field")
+        tag = inputs.str("tag", default=d["tag"], required=True, label="Tag")
+        inputs.bool("overwrite", default=d["overwrite"],
+                    label="Overwrite an existing field or tag")
+
+        if ctx.dataset is not None:
+            o = _options(form_values(inputs, ctx.params), d)
+            if o["count"] is None:
+                flag(fraction, form.check_fraction, o["fraction"], "% outliers")
+            form.check_vectors_and_classes(samples, o, props)
+            flag(score, check_writable, samples, engine.STEP, o["score_field"],
+                 fields=[o["score_field"]], overwrite=o["overwrite"])
+            flag(tag, check_writable, samples, engine.STEP, o["score_field"],
+                 tags=[o["tag"]], overwrite=o["overwrite"])
         return types.Property(inputs, view=types.View(label="Winnow: find outliers"))
 
     def execute(self, ctx):
-        from winnow.plugin.outliers import find_outliers
-
-        p = ctx.params
-        results = yield from run_engine(
-            ctx, find_outliers, "Scoring outliers",
-            samples=ctx.target_view(),
-            fraction=form.fraction(p, "outliers_percent", 5.0),
-            embeddings_field=p.get("embeddings_field", "embedding"),
-            score_field=p.get("score_field", "outlier_score"),
-            tag=p.get("tag", "outlier"),
-            per_class=p.get("per_class") or None,
-            overwrite=bool(p.get("overwrite", False)),
-            **form.reduction_kwargs(p),
-        )
+        engine = _engine()
+        options = _options(ctx.params, engine_defaults(engine.find_outliers))
+        results = yield from run_engine(ctx, engine.find_outliers, "Scoring outliers",
+                                        samples=ctx.target_view(), **options)
         yield from summarize(ctx, str(results))
 
-    def __call__(self, samples, fraction=0.05, embeddings_field="embedding",
-                 score_field="outlier_score", tag="outlier", n_components=None,
-                 reduce="pca", per_class=None, overwrite=False, delegate=False):
-        """Runs the operator from Python::
+    def __call__(self, samples, delegate=False, **options):
+        """Runs the operator from Python with ``winnow.find_outliers``'s options::
 
             foo.get_operator("@winnow/curation/find_outliers")(dataset, fraction=0.05)
         """
-        params = dict(outliers_percent=100.0 * fraction, embeddings_field=embeddings_field,
-                      score_field=score_field, tag=tag, n_components=n_components,
-                      reduce=reduce or "none", per_class=per_class or "",
-                      overwrite=overwrite)
-        return foo.execute_operator(self.uri, ctx=dict(view=samples.view(), params=params),
-                                    request_delegation=delegate)
+        return call_operator(self, samples, options, engine_defaults(_engine().find_outliers),
+                             delegate, outliers_percent=lambda p: 100.0 * p["fraction"])

@@ -4,7 +4,19 @@ import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
 from . import _filter_form as form
-from ._common import run_engine, summarize, operator_config
+from ._common import (call_operator, check_writable, engine_defaults, engine_options, flag,
+                      form_values, operator_config, run_engine, summarize)
+
+
+def _engine():
+    from winnow.plugin import redundancy
+
+    return redundancy
+
+
+def _options(params, defaults):
+    return form.reduction(engine_options(
+        params, defaults, fraction=lambda p: form.percent(p, "redundant_percent")))
 
 
 class FindRedundant(foo.Operator):
@@ -16,49 +28,48 @@ class FindRedundant(foo.Operator):
             "clustering, cosine)")
 
     def resolve_input(self, ctx):
+        engine = _engine()
+        d = engine_defaults(engine.find_redundant)
         inputs = types.Object()
-        ctx.target_view()
-        form.add_embeddings_choice(ctx, inputs)
-        form.add_percent(inputs, "redundant_percent", "% similar", 5.0,
-                         "floor(% · N) samples get the tag")
-        inputs.float("max_distance", required=False, min=0.0, max=2.0,
-                     label="Or: max cosine distance",
+        samples = ctx.target_view()
+        props = dict(embeddings_field=form.add_embeddings_choice(ctx, inputs,
+                                                                 d["embeddings_field"]))
+        fraction = form.add_percent(inputs, "redundant_percent", "% similar", d["fraction"],
+                                    "floor(% · N) samples get the tag")
+        inputs.float("max_distance", default=d["max_distance"], required=False, min=0.0,
+                     max=2.0, label="Or: max cosine distance",
                      description="Only near-duplicates closer than this (e.g. 0.05); "
                                  "overrides the percentage")
-        form.add_reduction(inputs, None)
-        form.add_per_class(ctx, inputs)
-        inputs.str("tag", default="redundant", required=True, label="Tag")
-        inputs.bool("overwrite", default=False, label="Overwrite existing fields or tag")
+        props["reduce"] = form.add_reduction(inputs, d, "every dimension (max distance stays "
+                                                        "an embedding distance)")
+        props["per_class"] = form.add_per_class(ctx, inputs, d["per_class"])
+        tag = inputs.str("tag", default=d["tag"], required=True, label="Tag")
+        inputs.bool("overwrite", default=d["overwrite"],
+                    label="Overwrite existing fields or tag")
+
+        if ctx.dataset is not None:
+            o = _options(form_values(inputs, ctx.params), d)
+            if o["max_distance"] is None and o["count"] is None:
+                flag(fraction, form.check_fraction, o["fraction"], "% similar")
+            form.check_vectors_and_classes(samples, o, props)
+            fields = [o["link_field"], o["distance_field"]]
+            # The fields are not in the form: a clash is reported on the tag.
+            flag(tag, check_writable, samples, engine.STEP, fields[0], fields=fields,
+                 tags=[o["tag"]], overwrite=o["overwrite"])
         return types.Property(inputs, view=types.View(label="Winnow: find redundant images"))
 
     def execute(self, ctx):
-        from winnow.plugin.redundancy import find_redundant
-
-        p = ctx.params
-        max_distance = p.get("max_distance")
-        results = yield from run_engine(
-            ctx, find_redundant, "Clustering",
-            samples=ctx.target_view(),
-            fraction=form.fraction(p, "redundant_percent", 5.0),
-            max_distance=float(max_distance) if max_distance not in (None, "") else None,
-            embeddings_field=p.get("embeddings_field", "embedding"),
-            tag=p.get("tag", "redundant"),
-            per_class=p.get("per_class") or None,
-            overwrite=bool(p.get("overwrite", False)),
-            **form.reduction_kwargs(p),
-        )
+        engine = _engine()
+        options = _options(ctx.params, engine_defaults(engine.find_redundant))
+        results = yield from run_engine(ctx, engine.find_redundant, "Clustering",
+                                        samples=ctx.target_view(), **options)
         yield from summarize(ctx, str(results))
 
-    def __call__(self, samples, fraction=0.05, max_distance=None,
-                 embeddings_field="embedding", tag="redundant", n_components=None,
-                 reduce="pca", per_class=None, overwrite=False, delegate=False):
-        """Runs the operator from Python::
+    def __call__(self, samples, delegate=False, **options):
+        """Runs the operator from Python with ``winnow.find_redundant``'s options::
 
             foo.get_operator("@winnow/curation/find_redundant")(dataset, fraction=0.1)
         """
-        params = dict(redundant_percent=100.0 * fraction, max_distance=max_distance,
-                      embeddings_field=embeddings_field, tag=tag, n_components=n_components,
-                      reduce=reduce or "none", per_class=per_class or "",
-                      overwrite=overwrite)
-        return foo.execute_operator(self.uri, ctx=dict(view=samples.view(), params=params),
-                                    request_delegation=delegate)
+        return call_operator(self, samples, options,
+                             engine_defaults(_engine().find_redundant), delegate,
+                             redundant_percent=lambda p: 100.0 * p["fraction"])

@@ -4,7 +4,9 @@ import fiftyone.core.fields as fof
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ._common import run_engine, summarize, operator_config
+from . import _filter_form as form
+from ._common import (call_operator, check_writable, engine_defaults, engine_options, flag,
+                      form_values, operator_config, run_engine, summarize)
 
 K_MODES = [("number", "Number of clusters"), ("auto", "Auto (silhouette)"),
            ("percent", "% of samples")]
@@ -23,129 +25,169 @@ class FindRepresentatives(foo.Operator):
             "Cluster with k-medoids and tag one real image per cluster")
 
     def resolve_input(self, ctx):
+        from winnow.plugin import inputs as checks
+
+        engine = _engine()
+        d = engine_defaults(engine.find_representatives)
         inputs = types.Object()
-        ctx.target_view()
+        samples = ctx.target_view()
         schema = ctx.dataset.get_field_schema() if ctx.dataset is not None else {}
 
         vectors = [f for f, t in schema.items() if isinstance(t, (fof.VectorField,
                                                                    fof.ArrayField))]
         emb = types.DropdownView()
-        for f in vectors or ["embedding"]:
+        for f in vectors or [d["embeddings_field"]]:
             emb.add_choice(f, label=f)
-        inputs.enum("embeddings_field", emb.values(),
-                    default="embedding" if "embedding" in vectors or not vectors
-                    else vectors[0],
-                    label="Embeddings field", view=emb,
-                    description="Compute embeddings first if this list is empty")
+        embeddings = inputs.enum(
+            "embeddings_field", emb.values(),
+            default=d["embeddings_field"] if d["embeddings_field"] in vectors or not vectors
+            else vectors[0],
+            label="Embeddings field", view=emb,
+            description="Compute embeddings first if this list is empty")
 
         per_class = ctx.params.get("per_class") or ""
         modes = types.RadioGroup(orientation="horizontal")
         for value, label in K_MODES:
             modes.add_choice(value, label=label)
-        inputs.enum("k_mode", modes.values(), default="number", label="k", view=modes)
-        mode = ctx.params.get("k_mode", "number")
+        inputs.enum("k_mode", modes.values(), default=_k_mode(d["k"]), label="k", view=modes)
+        mode = ctx.params.get("k_mode", _k_mode(d["k"]))
         each = " per class" if per_class else ""
+        k_percent = None
         if mode == "auto":
-            inputs.int("k_min", default=2, min=2, label="Smallest k" + each)
-            inputs.int("k_max", default=20, min=2, label="Largest k" + each)
+            inputs.int("k_min", default=d["k_range"][0], min=2, label="Smallest k" + each)
+            inputs.int("k_max", default=d["k_range"][1], min=2, label="Largest k" + each)
         elif mode == "percent":
-            inputs.float("k_percent", default=1.0, min=0.0, max=99.0,
-                         label="Representatives, % of the samples" + each,
-                         description="At least one per cluster group")
+            # The engine's default k is a number of clusters: no default share.
+            k_percent = inputs.float(
+                "k_percent", default=100.0 * d["k"] if isinstance(d["k"], float) else None,
+                required=True, min=0.0, max=99.0,
+                label="Representatives, % of the samples" + each,
+                description="At least one per cluster group")
         else:
-            inputs.int("k", default=10, min=1, label="Clusters" + each)
+            inputs.int("k", default=d["k"] if isinstance(d["k"], int) else None, min=1,
+                       label="Clusters" + each)
 
         labels = types.DropdownView()
         labels.add_choice("", label="(whole view at once)")
         for f in _label_fields(schema):
             labels.add_choice(f, label=f)
-        inputs.enum("per_class", labels.values(), default="", required=False,
-                    label="Cluster each class of", view=labels,
-                    description="A label field: every class gets its own representatives")
+        classes = inputs.enum("per_class", labels.values(), default=d["per_class"] or "",
+                              required=False, label="Cluster each class of", view=labels,
+                              description="A label field: every class gets its own "
+                                          "representatives")
 
         metric = types.RadioGroup(orientation="horizontal")
-        for m in ("cosine", "euclidean"):
+        for m in engine.METRICS:
             metric.add_choice(m, label=m)
-        inputs.enum("metric", metric.values(), default="cosine", label="Distance",
+        inputs.enum("metric", metric.values(), default=d["metric"], label="Distance",
                     view=metric)
         backends = types.DropdownView()
         for value, label in BACKENDS:
             backends.add_choice(value, label=label)
-        inputs.enum("backend", backends.values(), default="auto", label="Algorithm",
+        # The form's "backend" is the engine's method.
+        inputs.enum("backend", backends.values(), default=d["method"], label="Algorithm",
                     view=backends)
-        inputs.str("cluster_field", default="cluster", label="Cluster field",
-                   description="Distances and ranks go to medoid_distance and medoid_rank, "
-                               "or <field>_medoid_distance and <field>_medoid_rank for "
-                               "another field")
-        inputs.str("tag", default="representative", label="Medoid tag")
-        inputs.bool("overwrite", default=False, label="Overwrite existing fields or tag")
+        cluster = inputs.str("cluster_field", default=d["cluster_field"], label="Cluster field",
+                             description="Distances and ranks go to %s and %s, or "
+                                         "<field>_medoid_distance and <field>_medoid_rank "
+                                         "for another field"
+                                         % (d["distance_field"], d["rank_field"]))
+        tag = inputs.str("tag", default=d["tag"], label="Medoid tag")
+        inputs.bool("overwrite", default=d["overwrite"],
+                    label="Overwrite existing fields or tag")
+
+        if ctx.dataset is not None:
+            o = _options(form_values(inputs, ctx.params), d)
+            flag(embeddings, checks.check_vector_field, samples.get_field_schema(),
+                 o["embeddings_field"])
+            if o["per_class"]:
+                flag(classes, checks.label_field, samples, o["per_class"])
+            if k_percent is not None and form.percent(ctx.params, "k_percent") is not None:
+                flag(k_percent, form.check_fraction, o["k"], "Representatives %")
+            key_field, overwrite = o["cluster_field"], o["overwrite"]
+            if flag(cluster, check_writable, samples, engine.STEP, key_field,
+                    fields=[o["cluster_field"], o["distance_field"], o["rank_field"]],
+                    overwrite=overwrite):
+                flag(cluster, check_writable, samples, engine.STEP, key_field,
+                     saved_views=[engine.saved_view_name(key_field)], overwrite=overwrite)
+            flag(tag, check_writable, samples, engine.STEP, key_field, tags=[o["tag"]],
+                 overwrite=overwrite)
         return types.Property(inputs, view=types.View(label="Winnow: find representatives"))
 
     def execute(self, ctx):
-        from winnow.plugin.representatives import find_representatives
-
-        p = ctx.params
-        field = p.get("embeddings_field", "embedding")
+        engine = _engine()
+        options = _options(ctx.params, engine_defaults(engine.find_representatives))
+        field = options["embeddings_field"]
         samples = ctx.target_view()
         # Samples without a vector (unreadable images) can't be clustered: skip them.
         usable = samples.exists(field) if field in samples.get_field_schema() else samples
-        results = yield from run_engine(
-            ctx, find_representatives, "Clustering",
-            samples=usable,
-            k=_k(p),
-            k_range=(int(p.get("k_min") or 2), int(p.get("k_max") or 20)),
-            embeddings_field=field,
-            per_class=p.get("per_class") or None,
-            metric=p.get("metric", "cosine"),
-            backend=p.get("backend", "auto"),
-            **_field_names(p.get("cluster_field") or "cluster"),
-            tag=p.get("tag", "representative"),
-            overwrite=bool(p.get("overwrite", False)),
-        )
+        options["samples"] = usable
+        results = yield from run_engine(ctx, engine.find_representatives, "Clustering",
+                                        **options)
         skipped = len(samples) - results.num_samples
         message = str(results)
         if skipped:
             message += "; %d samples without %r skipped" % (skipped, field)
         yield from summarize(ctx, message)
 
-    def __call__(self, samples, k=10, embeddings_field="embedding", per_class=None,
-                 k_range=(2, 20), metric="cosine", backend="auto", cluster_field="cluster",
-                 tag="representative", overwrite=False, delegate=False):
-        """Runs the operator from Python::
+    def __call__(self, samples, delegate=False, **options):
+        """Runs the operator from Python with ``winnow.find_representatives``'s
+        options::
 
             foo.get_operator("@winnow/curation/find_representatives")(dataset, k=20)
 
         ``k`` is an int, a fraction in (0, 1) or ``"auto"``.
         """
-        params = dict(embeddings_field=embeddings_field, per_class=per_class or "",
-                      k_min=k_range[0], k_max=k_range[1], metric=metric, backend=backend,
-                      cluster_field=cluster_field, tag=tag, overwrite=overwrite)
-        if k == "auto":
-            params["k_mode"] = "auto"
-        elif isinstance(k, float):
-            params.update(k_mode="percent", k_percent=100.0 * k)
-        else:
-            params.update(k_mode="number", k=k)
-        return foo.execute_operator(self.uri, ctx=dict(view=samples.view(), params=params),
-                                    request_delegation=delegate)
+        d = engine_defaults(_engine().find_representatives)
+        # Another cluster field gets its own distance and rank fields, as in the form.
+        options = dict(_field_names(options.get("cluster_field"), d), **options)
+        return call_operator(
+            self, samples, options, d, delegate,
+            k_mode=lambda p: _k_mode(p["k"]),
+            k_percent=lambda p: 100.0 * p["k"] if isinstance(p["k"], float) else None,
+            k_min=lambda p: p["k_range"][0], k_max=lambda p: p["k_range"][1])
 
 
-def _field_names(cluster_field):
+def _engine():
+    from winnow.plugin import representatives
+
+    return representatives
+
+
+def _options(params, defaults):
+    options = engine_options(params, defaults, method=lambda p: p.get("backend"))
+    if "method" not in params:  # the App's "backend" field, not the engine's old name
+        options.pop("backend", None)
+    options.update(k=_k(params, defaults["k"]), k_range=(
+        int(params.get("k_min") or defaults["k_range"][0]),
+        int(params.get("k_max") or defaults["k_range"][1])))
+    if "distance_field" not in params:  # the form derives them from the cluster field
+        options.update(_field_names(options["cluster_field"], defaults))
+    return options
+
+
+def _field_names(cluster_field, defaults):
     # Another cluster field gets its own distance and rank fields, so runs coexist.
-    if cluster_field == "cluster":
-        return dict(cluster_field=cluster_field)
-    return dict(cluster_field=cluster_field,
-                distance_field=cluster_field + "_medoid_distance",
+    if cluster_field in (None, defaults["cluster_field"]):
+        return {}
+    return dict(distance_field=cluster_field + "_medoid_distance",
                 rank_field=cluster_field + "_medoid_rank")
 
 
-def _k(params):
-    mode = params.get("k_mode", "number")
+def _k_mode(k):
+    if k == "auto":
+        return "auto"
+    return "percent" if isinstance(k, float) else "number"
+
+
+def _k(params, default):
+    mode = params.get("k_mode")
     if mode == "auto":
         return "auto"
     if mode == "percent":
-        return float(params.get("k_percent", 1.0)) / 100.0
-    return int(params.get("k", 10))
+        fraction = form.percent(params, "k_percent")
+        return default if fraction is None else fraction
+    return int(params["k"]) if params.get("k") not in (None, "") else default
 
 
 def _label_fields(schema):

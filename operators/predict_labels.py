@@ -3,8 +3,16 @@
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ._common import run_engine, summarize, operator_config
-from ._label_forms import field_chooser, label_fields, model_inputs, vector_fields
+from ._common import (call_operator, check_writable, engine_defaults, engine_options, flag,
+                      form_values, operator_config, run_engine, summarize)
+from ._label_forms import (check_label_and_vectors, field_chooser, label_fields,
+                           model_inputs, vector_fields)
+
+
+def _engine():
+    from winnow.plugin import label_issues
+
+    return label_issues
 
 
 class PredictLabels(foo.Operator):
@@ -15,53 +23,45 @@ class PredictLabels(foo.Operator):
             "Label the unlabeled samples from the labeled ones (bagged MLPs)")
 
     def resolve_input(self, ctx):
+        engine = _engine()
+        d = engine_defaults(engine.predict_labels)
         inputs = types.Object()
-        ctx.target_view()
-        field_chooser(inputs, "label_field", label_fields(ctx.dataset), "ground_truth",
-                      "Label field", "The labels to learn from; unlabeled samples are "
-                      "predicted. The field itself is never changed")
-        field_chooser(inputs, "embeddings_field", vector_fields(ctx.dataset), "embedding",
-                      "Embeddings field")
-        inputs.str("prediction_field", default="predicted_label", required=True,
-                   label="Prediction field")
-        inputs.float("threshold", default=0.4, min=0.01, max=1.0, required=True,
+        samples = ctx.target_view()
+        props = dict(
+            label_field=field_chooser(
+                inputs, "label_field", label_fields(ctx.dataset), d["label_field"],
+                "Label field", "The labels to learn from; unlabeled samples are "
+                "predicted. The field itself is never changed"),
+            embeddings_field=field_chooser(
+                inputs, "embeddings_field", vector_fields(ctx.dataset),
+                d["embeddings_field"], "Embeddings field"))
+        prediction = inputs.str("prediction_field", default=d["prediction_field"],
+                                required=True, label="Prediction field")
+        inputs.float("threshold", default=d["threshold"], min=0.01, max=1.0, required=True,
                      label="Confidence threshold",
                      description="Single-label: predict only when the top class reaches it; "
                                  "multi-label: every class that reaches it")
-        inputs.bool("only_missing", default=True, label="Only unlabeled samples")
-        model_inputs(inputs)
-        inputs.bool("overwrite", default=False, label="Overwrite an existing field")
+        inputs.bool("only_missing", default=d["only_missing"], label="Only unlabeled samples")
+        model_inputs(inputs, d)
+        inputs.bool("overwrite", default=d["overwrite"], label="Overwrite an existing field")
+
+        if ctx.dataset is not None:
+            o = engine_options(form_values(inputs, ctx.params), d)
+            check_label_and_vectors(samples, o, props)
+            flag(prediction, check_writable, samples, engine.PREDICT_STEP,
+                 o["prediction_field"], fields=[o["prediction_field"]],
+                 overwrite=o["overwrite"])
         return types.Property(inputs, view=types.View(label="Winnow: predict missing labels"))
 
     def execute(self, ctx):
-        from winnow.plugin.label_issues import predict_labels
-
-        p = ctx.params
-        results = yield from run_engine(
-            ctx,
-            predict_labels,
-            "Predicting labels",
-            samples=ctx.target_view(),
-            label_field=p.get("label_field", "ground_truth"),
-            embeddings_field=p.get("embeddings_field", "embedding"),
-            prediction_field=p.get("prediction_field", "predicted_label"),
-            threshold=float(p.get("threshold", 0.4)),
-            only_missing=bool(p.get("only_missing", True)),
-            classifier=p.get("classifier", "bagging-mlp"),
-            n_estimators=int(p.get("n_estimators", 10)),
-            max_samples=float(p.get("max_samples", 0.75)),
-            overwrite=bool(p.get("overwrite", False)),
-        )
+        engine = _engine()
+        options = engine_options(ctx.params, engine_defaults(engine.predict_labels))
+        results = yield from run_engine(ctx, engine.predict_labels, "Predicting labels",
+                                        samples=ctx.target_view(), **options)
         yield from summarize(ctx, str(results).splitlines()[0])
 
-    def __call__(self, samples, label_field="ground_truth", embeddings_field="embedding",
-                 prediction_field="predicted_label", threshold=0.4, only_missing=True,
-                 classifier="bagging-mlp", n_estimators=10, max_samples=0.75,
-                 overwrite=False, delegate=False):
-        """Runs the operator from Python: ``foo.get_operator(uri)(dataset, ...)``."""
-        params = dict(label_field=label_field, embeddings_field=embeddings_field,
-                      prediction_field=prediction_field, threshold=threshold,
-                      only_missing=only_missing, classifier=classifier,
-                      n_estimators=n_estimators, max_samples=max_samples, overwrite=overwrite)
-        return foo.execute_operator(self.uri, ctx=dict(view=samples.view(), params=params),
-                                    request_delegation=delegate)
+    def __call__(self, samples, delegate=False, **options):
+        """Runs the operator from Python with ``winnow.predict_labels``'s options:
+        ``foo.get_operator(uri)(dataset, ...)``."""
+        return call_operator(self, samples, options,
+                             engine_defaults(_engine().predict_labels), delegate)

@@ -3,7 +3,14 @@
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ._common import MODEL_CHOICES, run_engine, summarize, operator_config
+from ._common import (MODEL_CHOICES, call_operator, check_writable, engine_defaults,
+                      engine_options, flag, form_values, operator_config, run_engine, summarize)
+
+
+def _engine():
+    from winnow.plugin import tags
+
+    return tags
 
 
 class TagWithPretrained(foo.Operator):
@@ -14,44 +21,39 @@ class TagWithPretrained(foo.Operator):
             "The top-k ImageNet classes of every image, with confidences")
 
     def resolve_input(self, ctx):
+        d = engine_defaults(_engine().tag_with_pretrained)
         inputs = types.Object()
-        ctx.target_view()
+        samples = ctx.target_view()
         models = types.DropdownView()
         for value, label in MODEL_CHOICES:
             models.add_choice(value, label=label)
-        inputs.enum("model", models.values(), default=MODEL_CHOICES[0][0], required=True,
+        inputs.enum("model", models.values(), default=d["model"], required=True,
                     label="Model", view=models)
-        inputs.int("k", default=5, min=1, max=50, required=True, label="Tags per image")
-        inputs.str("tags_field", default="pretrained_tags", required=True, label="Tags field")
-        inputs.int("batch_size", default=32, min=1, required=True, label="Batch size")
-        inputs.bool("overwrite", default=False, label="Overwrite an existing field")
+        inputs.int("k", default=d["k"], min=1, max=50, required=True, label="Tags per image")
+        field = inputs.str("tags_field", default=d["tags_field"], required=True,
+                           label="Tags field")
+        inputs.int("batch_size", default=d["batch_size"], min=1, required=True,
+                   label="Batch size")
+        inputs.bool("overwrite", default=d["overwrite"], label="Overwrite an existing field")
+
+        if ctx.dataset is not None:
+            o = engine_options(form_values(inputs, ctx.params), d)
+            flag(field, check_writable, samples, _engine().STEP, o["tags_field"],
+                 fields=[o["tags_field"]], overwrite=o["overwrite"])
         return types.Property(inputs, view=types.View(label="Winnow: tag with a pretrained "
                                                             "network"))
 
     def execute(self, ctx):
-        from winnow.plugin.tags import tag_with_pretrained
-
-        p = ctx.params
-        results = yield from run_engine(
-            ctx,
-            tag_with_pretrained,
-            "Tagging images",
-            samples=ctx.target_view(),
-            model=p.get("model", MODEL_CHOICES[0][0]),
-            k=int(p.get("k", 5)),
-            tags_field=p.get("tags_field", "pretrained_tags"),
-            batch_size=int(p.get("batch_size", 32)),
-            overwrite=bool(p.get("overwrite", False)),
-        )
+        engine = _engine()
+        options = engine_options(ctx.params, engine_defaults(engine.tag_with_pretrained))
+        results = yield from run_engine(ctx, engine.tag_with_pretrained, "Tagging images",
+                                        samples=ctx.target_view(), **options)
         yield from summarize(ctx, str(results).splitlines()[0])
 
-    def __call__(self, samples, model="efficientnet-lite0", k=5, tags_field="pretrained_tags",
-                 batch_size=32, overwrite=False, delegate=False):
-        """Runs the operator from Python::
+    def __call__(self, samples, delegate=False, **options):
+        """Runs the operator from Python with ``winnow.tag_with_pretrained``'s options::
 
             foo.get_operator("@winnow/curation/tag_with_pretrained")(dataset, k=5)
         """
-        params = dict(model=model, k=k, tags_field=tags_field, batch_size=batch_size,
-                      overwrite=overwrite)
-        return foo.execute_operator(self.uri, ctx=dict(view=samples.view(), params=params),
-                                    request_delegation=delegate)
+        return call_operator(self, samples, options,
+                             engine_defaults(_engine().tag_with_pretrained), delegate)
