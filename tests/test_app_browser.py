@@ -4,9 +4,15 @@ headless Chromium (Debian's ``chromium`` through Playwright's Python package).
 The App server is a separate process that inherits this process's environment
 (database ``winnow-test``, ``FIFTYONE_PLUGINS_DIR`` = a temp dir linking to this checkout) and is always
 stopped, even when the test fails. Screenshots go to ``tests/artifacts/``.
+
+Two flows: the Winnow panel on a dataset every step ran on; and a Winnow operator
+opened from the operator browser (a bad value flagged as typed, then a run whose
+results reach the grid and the panel), then Accept / Undo in the panel's review list.
 """
 
+import math
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -14,7 +20,9 @@ import time
 
 import pytest
 
+import winnow
 from winnow.plugin import embedding_map
+from conftest import unique_name
 from winnow_fields import add_winnow_fields
 
 CHROMIUM = "/usr/bin/chromium"
@@ -55,7 +63,7 @@ def app_dataset(demo_embedded):
 
 
 @pytest.fixture(scope="module")
-def app_url(app_dataset, tmp_path_factory):
+def app_url(tmp_path_factory):
     """A FiftyOne App server in its own process; stopped at the end, whatever happens."""
     port = _free_port()
     log_path = tmp_path_factory.mktemp("app") / "server.log"
@@ -98,21 +106,29 @@ def _grid_count(page):
     return page.get_by_test_id("entry-counts")
 
 
+def _open_dataset(page, app_url, ds):
+    page.goto("%s/datasets/%s" % (app_url, ds.name), wait_until="load")
+    playwright_api.expect(_grid_count(page)).to_contain_text("%d samples" % len(ds),
+                                                            timeout=90_000)
+    dismiss = page.get_by_text("Dismiss", exact=True)  # the App's Enterprise pop-over
+    if dismiss.count():
+        dismiss.first.click()
+
+
+def _open_panel(page):
+    page.get_by_title("New panel").first.click()
+    page.get_by_test_id("new-panel-option-winnow").click()
+    return page.get_by_test_id("panel-content-winnow")
+
+
 def test_panel_shows_counts_and_map_and_show_outliers_changes_the_grid(app_dataset, app_url,
                                                                       page):
     expect = playwright_api.expect
     ds = app_dataset
     tags = ds.count_values("tags")
 
-    page.goto("%s/datasets/%s" % (app_url, ds.name))
-    expect(_grid_count(page)).to_contain_text("%d samples" % len(ds), timeout=90_000)
-    dismiss = page.get_by_text("Dismiss", exact=True)  # the App's Enterprise pop-over
-    if dismiss.count():
-        dismiss.first.click()
-
-    page.get_by_title("New panel").first.click()
-    page.get_by_test_id("new-panel-option-winnow").click()
-    content = page.get_by_test_id("panel-content-winnow")
+    _open_dataset(page, app_url, ds)
+    content = _open_panel(page)
     expect(content).to_contain_text("Winnow · " + ds.name, timeout=60_000)
 
     # The counts, as the dataset has them.
@@ -155,3 +171,95 @@ def test_panel_shows_counts_and_map_and_show_outliers_changes_the_grid(app_datas
     content.get_by_role("button", name="Show all samples").click()
     expect(_grid_count(page)).to_contain_text("%d samples" % len(ds), timeout=30_000)
 
+
+
+@pytest.fixture
+def review_dataset(demo_embedded):
+    """The demo set with one label-issues run (the panel's review list) and nothing else."""
+    ds = demo_embedded.clone(unique_name("winnow-test-review"))
+    winnow.find_label_issues(ds, label_field="ground_truth", progress=False)
+    yield ds
+    ds.delete()
+
+
+def _form_input(page, label):
+    # Operator forms label their fields with a <p> above the input.
+    return page.locator("xpath=//p[text()='%s']/ancestor::div[contains(@class, "
+                        "'MuiGrid-item')][1]//input" % label)
+
+
+def test_operator_form_flags_a_bad_value_then_runs_and_review_accept_undo(review_dataset,
+                                                                          app_url, page):
+    expect = playwright_api.expect
+    ds = review_dataset
+    n = len(ds)
+    _open_dataset(page, app_url, ds)
+
+    # The operator browser (backtick), as a user opens a Winnow operator.
+    page.keyboard.press("`")
+    page.keyboard.type("find outliers")
+    page.keyboard.press("Enter")
+    score = _form_input(page, "Score field")
+    expect(score).to_have_value("outlier_score", timeout=30_000)  # the engine's default
+    execute = page.get_by_role("button", name="Execute")
+
+    # A bad value is flagged as it is typed, with the engine's message; no execution.
+    score.fill("filepath")
+    expect(page.get_by_text("Refusing to write the reserved field 'filepath'")).to_be_visible(
+        timeout=30_000)
+    expect(execute).to_be_disabled()
+    page.screenshot(path=os.path.join(ARTIFACTS, "app-form-error.png"))
+    assert "outlier" not in ds.count_sample_tags()  # nothing ran
+
+    # Fixed, it runs: progress, the success notification, results in the grid.
+    score.fill("browser_score")
+    expect(page.get_by_text("Refusing to write")).to_have_count(0, timeout=30_000)
+    expect(execute).to_be_enabled()
+    execute.click()
+    expect(page.get_by_text("Scoring outliers")).to_be_visible(timeout=60_000)
+    tagged = math.ceil(0.05 * n)
+    expect(page.get_by_text(re.compile(r"Outliers: %d of %d samples tagged 'outlier'"
+                                       % (tagged, n)))).to_be_visible(timeout=60_000)
+    page.screenshot(path=os.path.join(ARTIFACTS, "app-form-done.png"))
+    ds.reload()
+    assert len(ds.match_tags("outlier")) == tagged and len(ds.exists("browser_score")) == n
+    page.get_by_role("button", name="Done").click()
+    expect(page.get_by_test_id("sidebar-field-browser_score")).to_be_visible(timeout=30_000)
+    # The new tag filters the grid from the sidebar.
+    page.get_by_text("sample tags", exact=True).click()
+    page.get_by_placeholder("+ filter by sample tag").press_sequentially("outl")
+    page.get_by_test_id("selector-results-container-sidebar-search-tags").get_by_text(
+        "outlier", exact=True).click()
+    expect(_grid_count(page)).to_have_text(re.compile(r"^%d samples" % tagged),
+                                           timeout=30_000)
+    page.screenshot(path=os.path.join(ARTIFACTS, "app-form-tag-in-grid.png"))
+    page.get_by_text("Reset", exact=True).click()
+    expect(_grid_count(page)).to_contain_text("%d samples" % n, timeout=30_000)
+
+    # ... and in the Winnow panel, whose rows come from the run records.
+    content = _open_panel(page)
+    expect(content).to_contain_text("Outliers: %d (" % tagged, timeout=60_000)
+    expect(content).to_contain_text("%d outliers" % tagged)
+
+    # Review: Accept writes the suggestion into the label the grid shows; Undo restores it.
+    content.get_by_text("REVIEW", exact=True).scroll_into_view_if_needed()
+    thumb = content.locator("img[src^='/media?filepath=']").first
+    expect(thumb).to_be_visible(timeout=30_000)
+    sample = ds[thumb.get_attribute("alt")]
+    given, suggested = sample.ground_truth.label, sample.suggested_label.label
+    assert given != suggested
+    thumb.click()  # the grid shows that sample alone
+    expect(_grid_count(page)).to_contain_text("1 sample", timeout=30_000)
+    label = page.get_by_test_id("tag-ground_truth")
+    expect(label).to_have_text(given, timeout=30_000)
+
+    content.get_by_role("button", name="Accept").first.click()
+    expect(label).to_have_text(suggested, timeout=30_000)
+    page.screenshot(path=os.path.join(ARTIFACTS, "app-review-accepted.png"))
+    sample.reload()
+    assert sample.ground_truth.label == suggested
+
+    content.get_by_role("button", name=re.compile("^Undo")).click()
+    expect(label).to_have_text(given, timeout=30_000)
+    sample.reload()
+    assert sample.ground_truth.label == given
