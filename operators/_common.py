@@ -154,7 +154,8 @@ def check_writable(samples, step, key_field, **outputs):
     from winnow.plugin import inputs, runs
 
     inputs.check_name(key_field, "Names")
-    inputs.check_writable(samples, runs.run_key(step, key_field), **outputs)
+    inputs.check_writable(samples, runs.run_key(step, key_field),
+                          owners=runs.owners(samples._root_dataset), **outputs)
 
 
 def call_operator(op, samples, options, defaults, delegate=False, **shown):

@@ -52,6 +52,9 @@ class FilterDataset(foo.Operator):
         if ctx.dataset is not None:
             o = _options(form_values(inputs, ctx.params), d)
             form.check_vectors_and_classes(samples, o, props)
+            # Each share in range, and together they must leave something kept.
+            if flag(out_pct, engine.check_share, o["outliers"], "outliers"):
+                flag(red_pct, engine.check_shares, o["outliers"], o["redundant"])
             flag(prefix, check_writable, samples, engine.STEP, o["view_prefix"],
                  saved_views=list(engine.saved_view_names(o["view_prefix"]).values()),
                  overwrite=o["overwrite"])

@@ -10,6 +10,7 @@ from ._common import (call_operator, check_writable, engine_defaults, engine_opt
 
 K_MODES = [("number", "Number of clusters"), ("auto", "Auto (silhouette)"),
            ("percent", "% of samples")]
+DEFAULT_K_PERCENT = 1.0  # the "% of samples" mode's default (the engine's k is a count)
 BACKENDS = [("auto", "Auto: alternate + eager swap; sampling when the matrix won't fit"),
             ("alternate", "scikit-learn-extra alternate (fast, rougher)"),
             ("pam", "scikit-learn-extra PAM (exact swap, slow: small sets only)"),
@@ -57,9 +58,10 @@ class FindRepresentatives(foo.Operator):
             inputs.int("k_min", default=d["k_range"][0], min=2, label="Smallest k" + each)
             inputs.int("k_max", default=d["k_range"][1], min=2, label="Largest k" + each)
         elif mode == "percent":
-            # The engine's default k is a number of clusters: no default share.
+            # The engine's default k is a number of clusters; this mode's own default share.
             k_percent = inputs.float(
-                "k_percent", default=100.0 * d["k"] if isinstance(d["k"], float) else None,
+                "k_percent",
+                default=100.0 * d["k"] if isinstance(d["k"], float) else DEFAULT_K_PERCENT,
                 required=True, min=0.0, max=99.0,
                 label="Representatives, % of the samples" + each,
                 description="At least one per cluster group")

@@ -142,13 +142,15 @@ def filter_dataset(samples, *, outliers=0.05, redundant=0.05, per_class=None,
                      score=dict(field=score_field, descending=True) if out_frac else None,
                      key=runs.run_key(STEP, view_prefix), overwrite=overwrite)
     # The two steps' outputs, checked now: neither step may write before both can.
+    owners = runs.owners(samples._root_dataset)
     if out_frac:
         inputs.check_writable(samples, runs.run_key(_outliers.STEP, score_field),
-                              fields=[score_field], tags=[outlier_tag], overwrite=overwrite)
+                              owners=owners, fields=[score_field], tags=[outlier_tag],
+                              overwrite=overwrite)
     if red_frac:
         inputs.check_writable(samples, runs.run_key(_redundancy.STEP, link_field),
-                              fields=[link_field, distance_field], tags=[redundant_tag],
-                              overwrite=overwrite)
+                              owners=owners, fields=[link_field, distance_field],
+                              tags=[redundant_tag], overwrite=overwrite)
     ids, X, labels, num_skipped = inputs.load_vectors(samples, embeddings_field, per_class)
     n = len(ids)
     # Each step reads the vectors itself; holding this copy too would double the peak.

@@ -19,8 +19,6 @@ import fiftyone.core.collections as foc
 import fiftyone.core.fields as fof
 import fiftyone.core.labels as fol
 
-from . import runs
-
 CHUNK = 16384  # rows per block: chunked passes never copy a whole (N, D) array
 LOAD_BATCH = 20000  # samples read per database query by load_vectors
 VECTOR_FIELDS = (fof.VectorField, fof.ArrayField, fof.ListField)
@@ -363,8 +361,8 @@ def declare_field(samples, field, ftype, *, embedded_doc_type=None):
         dataset.add_sample_field(field, ftype)
 
 
-def check_writable(samples, key, *, fields=(), tags=(), label_tags=None, saved_views=(),
-                   overwrite=False):
+def check_writable(samples, key, *, owners, fields=(), tags=(), label_tags=None,
+                   saved_views=(), overwrite=False):
     """Refuses, before anything is written, outputs that are not the run ``key``'s.
 
     A field, sample tag, label tag or saved view may be written when it does
@@ -372,11 +370,12 @@ def check_writable(samples, key, *, fields=(), tags=(), label_tags=None, saved_v
     replaces its own results), or with ``overwrite=True``. Reserved fields
     (``filepath``, ``id``, ...) and nested paths are never written. Only reads
     the dataset (runs left half-written by a dead process are cleaned up by
-    :class:`~winnow.plugin.runs.Step`).
+    :class:`~winnow.plugin.runs.Step`, which calls this when made).
 
     Args:
         samples: a dataset or view
         key: the run key (:func:`~winnow.plugin.runs.run_key`)
+        owners: who wrote what, :func:`winnow.plugin.runs.owners` of the dataset
         fields, tags, saved_views: names the run will write
         label_tags (None): ``{tag: [label fields]}`` label tags it will write
         overwrite (False): allow writing over what others wrote
@@ -397,7 +396,6 @@ def check_writable(samples, key, *, fields=(), tags=(), label_tags=None, saved_v
         check_name(tag, "tag")
     if overwrite:
         return
-    owners = runs.owners(dataset)
     schema = dataset.get_field_schema()
     for field in fields:
         if field not in schema:

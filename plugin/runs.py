@@ -16,6 +16,8 @@ import time
 
 import fiftyone.core.runs as fors
 
+from . import inputs
+
 # A "writing" record from another host older than this is taken as abandoned.
 STALE_WRITE_S = 6 * 3600
 
@@ -192,8 +194,6 @@ class Step:
 
     def __init__(self, samples, method, *, fields=None, tags=(), label_tags=None,
                  saved_views=(), score=None, key=None, overwrite=False):
-        from . import inputs
-
         self.started = time.time()
         self.samples = samples
         self.method = method
@@ -204,7 +204,8 @@ class Step:
                             saved_views=list(saved_views), score=score)
         self.key = key or run_key(method, self.outputs["fields"][0])
         cleanup_incomplete(samples)
-        inputs.check_writable(samples, self.key, fields=fields, tags=tags,
+        inputs.check_writable(samples, self.key, owners=owners(samples._root_dataset),
+                              fields=fields, tags=tags,
                               label_tags=label_tags, saved_views=saved_views,
                               overwrite=overwrite)
 

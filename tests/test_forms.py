@@ -68,6 +68,9 @@ BASE = dict(embeddings_field="emb", score_field="new_score", tag="new_tag")
      "reserved field 'filepath'"),
     ("find_representatives", dict(k_mode="percent", k_percent=0), "k_percent",
      "must be in (0, 1)"),
+    ("filter_dataset", dict(outliers_percent=60, redundant_percent=50,
+                            score_field="outlier_score"), "redundant_percent",
+     "outliers + redundant must be < 1"),
     ("compute_embeddings", dict(embeddings_field="outlier_score"), "embeddings_field",
      "belongs to the Winnow run 'winnow_outliers_outlier_score'"),
 ])
