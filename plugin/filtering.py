@@ -127,7 +127,9 @@ def filter_dataset(samples, *, outliers=0.05, redundant=0.05, per_class=None,
     Returns:
         a :class:`FilterResults`
     """
-    link_field = _redundancy.link_field_name(link_field, representative_field)
+    link_field = inputs.renamed(link_field, representative_field, name="link_field",
+                                old_name="representative_field",
+                                default=_redundancy.LINK_FIELD)
     out_frac, red_frac = check_shares(outliers, redundant)
     if out_frac == 0 and red_frac == 0:
         raise ValueError("Nothing to do: outliers and redundant are both 0")

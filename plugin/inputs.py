@@ -12,6 +12,7 @@ arrays; dataset helpers refuse bad input with one clear ``ValueError``.
 
 import collections
 import math
+import warnings
 
 import numpy as np
 
@@ -73,6 +74,23 @@ def check_name(value, name):
     if not isinstance(value, str) or not value:
         raise ValueError("%s must be a non-empty string; got %r" % (name, value))
     return value
+
+
+def renamed(value, old_value, *, name, old_name, default):
+    """The value of option ``name``, or of its deprecated name ``old_name`` when given
+    (with a DeprecationWarning).
+
+    Raises:
+        ValueError: both names given, with different values
+    """
+    if old_value is None:
+        return value
+    warnings.warn("%s is deprecated: pass %s" % (old_name, name), DeprecationWarning,
+                  stacklevel=3)
+    if value not in (default, old_value):
+        raise ValueError("Pass %s or its deprecated name %s, not both (%r and %r)"
+                         % (name, old_name, value, old_value))
+    return old_value
 
 
 # --------------------------------------------------------------------- arrays

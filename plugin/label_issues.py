@@ -604,8 +604,7 @@ def find_label_issues(samples, *, label_field="ground_truth", embeddings_field="
                      score=dict(field=quality_field, descending=False), overwrite=overwrite)
 
     data = _training_set(samples, label, embeddings_field, min_class_samples, seed)
-    ids, names, num_skipped = data["vectors"].ids, data["vectors"].labels, \
-        data["vectors"].num_skipped
+    ids, num_skipped = data["vectors"].ids, data["vectors"].num_skipped
     classes, kept, y = data["classes"], data["kept"], data["y"]
     messages = [_rare_message(data["skipped"], _floor(min_class_samples))] \
         if data["skipped"] else []

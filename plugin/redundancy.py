@@ -20,7 +20,6 @@ its full-dimensional unit rows, normalised one partition at a time, so the
 """
 
 import math
-import warnings
 
 import numpy as np
 
@@ -386,23 +385,6 @@ class RedundancyResults(runs.Results):
                    self.method, self.link_field, self.distance_field, self.seconds))
 
 
-def link_field_name(link_field, representative_field=None):
-    """``link_field``, or its deprecated name ``representative_field`` when given.
-
-    Raises:
-        ValueError: both given, with different values
-    """
-    if representative_field is None:
-        return link_field
-    warnings.warn("representative_field is deprecated: pass link_field (a representative "
-                  "is a k-medoid, see find_representatives)", DeprecationWarning,
-                  stacklevel=3)
-    if link_field not in (LINK_FIELD, representative_field):
-        raise ValueError("Pass link_field or its deprecated name representative_field, "
-                         "not both (%r and %r)" % (link_field, representative_field))
-    return representative_field
-
-
 def find_redundant(samples, *, fraction=0.05, embeddings_field="embedding", tag="redundant",
                    link_field=LINK_FIELD, distance_field="redundancy_distance",
                    per_class=None, max_distance=None, n_components=None, reduce="pca",
@@ -444,7 +426,8 @@ def find_redundant(samples, *, fraction=0.05, embeddings_field="embedding", tag=
     Returns:
         a :class:`RedundancyResults`
     """
-    link_field = link_field_name(link_field, representative_field)
+    link_field = inputs.renamed(link_field, representative_field, name="link_field",
+                                old_name="representative_field", default=LINK_FIELD)
     if max_distance is None and count is None:
         fraction = inputs.check_fraction(fraction)
     inputs.check_choice(method, METHODS, "method")

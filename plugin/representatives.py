@@ -631,7 +631,10 @@ def find_representatives(samples, *, k=10, embeddings_field="embedding",
         a :class:`RepresentativesResults`
     """
     inputs.check_collection(samples)
-    method, method_param = _method(method, backend)
+    # Messages name the option the user passed.
+    method_param = "method" if backend is None else "backend"
+    method = inputs.renamed(method, backend, name="method", old_name="backend",
+                            default="auto")
     inputs.check_choice(metric, METRICS, "metric")
     inputs.check_choice(method, METHODS, method_param)
     inputs.check_choice(criterion, CRITERIA, "criterion")
@@ -756,18 +759,6 @@ def group_k(k, n, *, per_class=None):
     return int(k)
 
 
-
-def _method(method, backend):
-    """The k-medoids method from ``method`` or its deprecated alias ``backend``, and
-    the parameter's name for messages."""
-    if backend is None:
-        return method, "method"
-    warnings.warn("find_representatives(backend=...) is deprecated: pass method=...",
-                  DeprecationWarning, stacklevel=3)
-    if method not in ("auto", backend):
-        raise ValueError("Pass method or its deprecated name backend, not both; got "
-                         "method=%r, backend=%r" % (method, backend))
-    return backend, "backend"
 
 
 def _groups(labels, n):
