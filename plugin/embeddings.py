@@ -8,7 +8,7 @@ import torch
 import fiftyone.core.fields as fof
 import fiftyone.core.utils as fou
 
-from . import embedding_map, images, inputs, models, runs
+from . import embedding_map, image_issues as _image_issues, images, inputs, models, runs
 
 STEP = "embeddings"
 
@@ -27,11 +27,14 @@ class EmbeddingsResults(images.ImageResults):
         run_key: the key of the run recorded on the dataset
         model, layer: what produced the vectors
         brain_keys: FiftyOne Brain runs built on the field (similarity, visualization)
+        image_issues: the :class:`winnow.plugin.image_issues.ImageIssuesResults` of
+            the fused pass (``image_issues=True``), else None
         seconds: wall time
     """
 
     ATTRIBUTES = ("embeddings_field", "error_field", "dim", "num_samples", "num_embedded",
-                  "failures", "run_key", "model", "layer", "brain_keys", "seconds")
+                  "failures", "run_key", "model", "layer", "brain_keys", "image_issues",
+                  "seconds")
 
     def summary(self):
         return ("Embeddings %r: %d/%d samples embedded (%d-d, model %s, layer %s) in %.1f s"
@@ -40,7 +43,8 @@ class EmbeddingsResults(images.ImageResults):
 
     def __repr__(self):
         return "\n".join([super().__repr__()] + [
-            "Brain %s run: %r" % (kind, key) for kind, key in self.brain_keys.items()])
+            "Brain %s run: %r" % (kind, key) for kind, key in self.brain_keys.items()]
+            + ([self.image_issues.summary()] if self.image_issues else []))
 
 
 def compute_embeddings(
@@ -59,6 +63,7 @@ def compute_embeddings(
     similarity_index=False,
     visualization=None,
     overwrite=False,
+    image_issues=False,
 ):
     """Computes an embedding for every image of a dataset or view.
 
@@ -96,6 +101,11 @@ def compute_embeddings(
             under the brain key ``<embeddings_field>_viz``
         overwrite (False): whether an existing field not written by this step
             may be overwritten
+        image_issues (False): also score every image for pixel-level issues in
+            the same decoding pass (one decode per image) and write the scores,
+            tags and views exactly as :func:`winnow.find_image_issues` with its
+            defaults does, recorded as that step's run; re-tag with other
+            thresholds by ``find_image_issues`` (no decoding)
 
     Returns:
         an :class:`EmbeddingsResults`
@@ -105,14 +115,19 @@ def compute_embeddings(
     error_field = embeddings_field + "_error"
     step = runs.Step(samples, STEP, fields=dict(embeddings=embeddings_field, error=error_field),
                      overwrite=overwrite)
+    # Checked before anything is decoded, like the embeddings' own outputs.
+    issues = (_image_issues.ImageIssuesStep(samples, overwrite=overwrite) if image_issues
+              else None)
     ids, filepaths = samples.values(["id", "filepath"])
 
     loaded = models.load_model(model, weights_path=weights_path, transforms=transforms,
                                device=device)
     extractor = models.FeatureExtractor(loaded.module, layer=layer)
-    vectors, errors = images.run_model(filepaths, loaded, forward=extractor,
-                                       batch_size=batch_size, num_workers=num_workers,
-                                       skip_failures=skip_failures, progress=progress)
+    outputs = images.run_model(filepaths, loaded, forward=extractor, batch_size=batch_size,
+                               num_workers=num_workers, skip_failures=skip_failures,
+                               progress=progress,
+                               extras=_image_issues.image_scores if issues else None)
+    vectors, errors = outputs[:2]
 
     dim = vectors.shape[1] if vectors is not None else None
     values = [None] * len(ids)
@@ -145,6 +160,8 @@ def compute_embeddings(
     # Recorded before the Brain runs: one that fails (e.g. umap-learn missing) must
     # not leave the written vectors marked "writing", to be removed as half-written.
     key = step.record(params, counts)
+    issues_results = issues.write(ids, outputs[2], errors, num_decoded=len(ids),
+                                  params=dict(fused_with=key)) if issues else None
     brain_keys = _build_brain_runs(samples, embeddings_field, similarity_index,
                                    visualization, num_embedded)
 
@@ -159,6 +176,7 @@ def compute_embeddings(
         model=loaded.name,
         layer=extractor.layer,
         brain_keys=brain_keys,
+        image_issues=issues_results,
         seconds=step.seconds,
     )
 

@@ -3,10 +3,11 @@
 One unreadable image never stops a run: the loader yields it as a failure with
 a readable reason, and the batch goes on without it. The image steps
 (:func:`winnow.compute_embeddings`, :func:`winnow.compute_cam`,
-:func:`winnow.tag_with_pretrained`) validate their shared parameters with
-:func:`check_image_step`, record failed images with :func:`record_failures`,
-and report them through :class:`ImageResults`; embeddings and tags run the
-same model pass (:func:`run_model`).
+:func:`winnow.tag_with_pretrained`, :func:`winnow.find_image_issues`) validate
+their shared parameters with :func:`check_image_step`, record failed images
+with :func:`record_failures`, and report them through :class:`ImageResults`;
+embeddings and tags run the same model pass (:func:`run_model`), which can
+compute more per image on the same decode (``extras``, :class:`WithExtras`).
 """
 
 import os
@@ -22,6 +23,15 @@ from . import inputs, models, runs
 # Decoding threads per worker: the workers are the parallelism.
 _WORKER_TORCH_THREADS = 1
 
+# The decoding size hint of the model pass (see read_image). Image statistics use it
+# too, so a fused pass (compute_embeddings(image_issues=True)) scores the very pixels
+# a standalone find_image_issues does.
+DRAFT_SIZE = (512, 512)
+
+# read_image keeps the image's full size (before draft decoding, after the EXIF
+# rotation) under this key of the returned image's ``info``.
+ORIGINAL_SIZE = "winnow_original_size"
+
 
 def read_image(path, *, draft_size=None):
     """Reads an image file as an RGB ``PIL.Image``, applying its EXIF orientation.
@@ -31,6 +41,10 @@ def read_image(path, *, draft_size=None):
         draft_size (None): a ``(w, h)`` hint that lets JPEG decoding downscale
             in the decoder (much faster for large photos)
 
+    Returns:
+        the image; ``info[ORIGINAL_SIZE]`` holds its full ``(w, h)`` (see
+        :func:`original_size`)
+
     Raises:
         an exception with a readable message when the file can't be decoded
     """
@@ -39,14 +53,26 @@ def read_image(path, *, draft_size=None):
     if os.path.getsize(path) == 0:
         raise ValueError("empty file (0 bytes)")
     with Image.open(path) as img:
+        size = img.size
         if draft_size is not None:
             img.draft("RGB", draft_size)
         img.load()
+        loaded = img.size
         img = ImageOps.exif_transpose(img)
+        if img.size != loaded:  # rotated by 90 degrees: the full size turns too
+            size = size[::-1]
         if img.mode in ("I;16", "I;16B", "I;16L", "I"):
             # 16-bit grayscale: scale to 8 bits rather than clip
             img = img.point(lambda v: v / 256).convert("L")
-        return img.convert("RGB")
+        img = img.convert("RGB")
+        img.info[ORIGINAL_SIZE] = size
+        return img
+
+
+def original_size(img):
+    """The full ``(w, h)`` of an image from :func:`read_image`, as displayed (EXIF
+    rotation applied), whatever size draft decoding gave it."""
+    return tuple(img.info.get(ORIGINAL_SIZE, img.size))
 
 
 def describe_error(e):
@@ -84,13 +110,37 @@ def collate(items):
     Returns:
         a tuple ``(indices, batch, failures)``: ``indices`` is a list of the
         positions of the decoded images, ``batch`` their ``(B, 3, H, W)``
-        tensor (None if all failed), ``failures`` a list of ``(i, reason)``
+        tensor (None if all failed), ``failures`` a list of ``(i, reason)``.
+        A transform that returns ``(tensor, extra)`` (:class:`WithExtras`)
+        gives ``batch = (tensor, [extra, ...])``; one that returns anything
+        else than a tensor gives the list of its values
     """
     ok = [(i, x) for i, x, err in items if err is None]
     failures = [(i, err) for i, x, err in items if err is not None]
     indices = [i for i, _ in ok]
-    batch = torch.stack([x for _, x in ok]) if ok else None
+    values = [x for _, x in ok]
+    if not values:
+        batch = None
+    elif isinstance(values[0], torch.Tensor):
+        batch = torch.stack(values)
+    elif isinstance(values[0], tuple):
+        batch = (torch.stack([x for x, _ in values]), [extra for _, extra in values])
+    else:
+        batch = values
     return indices, batch, failures
+
+
+class WithExtras:
+    """A worker transform that also computes ``extras`` on the same decoded image:
+    ``img -> (transform(img), extras(img))``, so one decode serves both (e.g. the
+    model input and the image-issue statistics). Both must be picklable."""
+
+    def __init__(self, transform, extras):
+        self.transform = transform
+        self.extras = extras
+
+    def __call__(self, img):
+        return self.transform(img), self.extras(img)
 
 
 def default_num_workers():
@@ -108,7 +158,8 @@ def iter_batches(filepaths, transforms, *, batch_size=32, num_workers=None,
 
     Args:
         filepaths: a list of image paths
-        transforms: a callable from a PIL image to a ``(3, H, W)`` tensor
+        transforms: a callable from a PIL image to a ``(3, H, W)`` tensor (or
+            to anything picklable: see :func:`collate`)
         batch_size (32): images per batch
         num_workers (None): decoding processes; None picks
             :func:`default_num_workers`, 0 decodes in this process
@@ -143,7 +194,7 @@ def record_failures(failures, filepaths, errors, *, skip_failures=True):
 
 
 def run_model(filepaths, loaded, *, forward=None, batch_size=32, num_workers=None,
-              skip_failures=True, progress=None):
+              skip_failures=True, progress=None, extras=None):
     """Decodes image files and runs a loaded model on them, batch by batch.
 
     The model's own preprocessing is used; a known :class:`ImagePreprocess
@@ -161,25 +212,36 @@ def run_model(filepaths, loaded, *, forward=None, batch_size=32, num_workers=Non
         batch_size (32), num_workers (None): see :func:`iter_batches`
         skip_failures (True): see :func:`record_failures`
         progress (None): see ``fiftyone.core.utils.ProgressBar``
+        extras (None): a picklable callable run in the decoding workers on each
+            decoded image (see :class:`WithExtras`); its values come back as a
+            third item
 
     Returns:
         a tuple ``(outputs, errors)``: ``outputs`` an ``(N, D)`` float32 array
         (rows of failed images are zeros), None when no image could be read;
-        ``errors`` a dict ``{i: reason}``
+        ``errors`` a dict ``{i: reason}``. With ``extras``, ``(outputs, errors,
+        extra_values)``: the list of N values of ``extras`` (None for failed images)
     """
     forward = loaded.module if forward is None else forward
     device = next(loaded.module.parameters()).device
     loaded.module.to(memory_format=torch.channels_last)
     split = isinstance(loaded.transforms, models.ImagePreprocess)
     worker_transform = loaded.transforms.to_uint8 if split else loaded.transforms
+    if extras is not None:
+        worker_transform = WithExtras(worker_transform, extras)
+    extra_values = [None] * len(filepaths)
     outputs = None
     errors = {}
     with fou.ProgressBar(total=len(filepaths), progress=progress) as pb:
         for indices, batch, failures in iter_batches(
             filepaths, worker_transform, batch_size=batch_size, num_workers=num_workers,
-            draft_size=(512, 512),
+            draft_size=DRAFT_SIZE,
         ):
             record_failures(failures, filepaths, errors, skip_failures=skip_failures)
+            if batch is not None and extras is not None:
+                batch, values = batch
+                for i, value in zip(indices, values):
+                    extra_values[i] = value
             if batch is not None:
                 x = batch.to(device, non_blocking=True)
                 if split:
@@ -192,6 +254,8 @@ def run_model(filepaths, loaded, *, forward=None, batch_size=32, num_workers=Non
                     outputs = np.zeros((len(filepaths), out.shape[1]), dtype=np.float32)
                 outputs[indices] = out
             pb.update(count=len(indices) + len(failures))
+    if extras is not None:
+        return outputs, errors, extra_values
     return outputs, errors
 
 
