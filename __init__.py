@@ -26,6 +26,8 @@ if __name__ == "winnow":
     from .plugin.label_review import accept_suggestions, undo_suggestions
     from .plugin.representatives import (find_representatives, kmedoids, choose_k,
                                          RepresentativesResults)
+    from .plugin.duplicates import (find_duplicates, find_leaks, DuplicatesResults,
+                                    LeaksResults)
     from .plugin.curate import curate, CurateResults
 
     __version__ = "0.1.0"

@@ -22,3 +22,8 @@ OPERATORS += [FindLabelIssues, PredictLabels, AcceptSuggestions]
 from .find_representatives import FindRepresentatives  # noqa: E402
 
 OPERATORS += [FindRepresentatives]
+
+from .find_duplicates import FindDuplicates  # noqa: E402
+from .find_leaks import FindLeaks  # noqa: E402
+
+OPERATORS += [FindDuplicates, FindLeaks]

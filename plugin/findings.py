@@ -38,6 +38,10 @@ STEPS = {
     "label_issues": dict(label="Label issues", operator="find_label_issues",
                          score_label="Label quality", fields=("quality", "suggestion"),
                          status=None),
+    "duplicates": dict(label="Exact duplicates", operator="find_duplicates",
+                       score_label=None, fields=(), status=None),
+    "leaks": dict(label="Leaks between splits", operator="find_leaks",
+                  score_label="Distance to the training copy", fields=(), status=None),
 }
 
 # Operators the panel offers, in pipeline order: (name, button label).
@@ -49,6 +53,8 @@ ACTIONS = [
     ("find_representatives", "Find representatives"),
     ("find_label_issues", "Find label issues"),
     ("compute_cam", "Compute CAM heatmaps"),
+    ("find_duplicates", "Find exact duplicates"),
+    ("find_leaks", "Find leaks between splits"),
 ]
 
 

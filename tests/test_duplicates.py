@@ -353,3 +353,47 @@ def test_cancel_mid_write_leaves_nothing(step, splits, monkeypatch):
                 "leak_distance"} & schema
     assert not {"duplicate", "leak"} & set(splits.count_sample_tags())
     assert [r["method"] for r in winnow.list_runs(splits)] == ["embeddings"]
+
+
+# ---------------------------------------------------------------------------
+# Operators: the forms flag bad values as the user types; the Python call runs the step
+
+
+def _form_errors(ds, name, **params):
+    import fiftyone.operators as foo
+    from fiftyone.operators.executor import ExecutionContext, Executor
+
+    uri = "@winnow/curation/" + name
+    ctx = ExecutionContext(request_params=dict(dataset_name=ds.name, params=params),
+                           executor=Executor(), operator_uri=uri)
+    props = foo.get_operator(uri).resolve_input(ctx).type.properties
+    return {k: p.error_message for k, p in props.items() if p.invalid}
+
+
+def test_operator_forms_flag_bad_values_before_running(splits):
+    assert _form_errors(splits, "find_duplicates") == {}
+    errors = _form_errors(splits, "find_duplicates", tag="train")  # the user's tag
+    assert list(errors) == ["tag"] and "Tag 'train' is in use" in errors["tag"]
+    errors = _form_errors(splits, "find_duplicates", link_field="filepath")
+    assert list(errors) == ["link_field"] and "reserved" in errors["link_field"]
+
+    assert _form_errors(splits, "find_leaks", split_field="split") == {}
+    errors = _form_errors(splits, "find_leaks", split_field="split", train_split="nope")
+    assert list(errors) == ["split_field"] and "training split 'nope'" in errors["split_field"]
+    errors = _form_errors(splits, "find_leaks", split_by="tags", split_tags=["train", "test"])
+    assert list(errors) == ["split_tags"] and "none of the split tags" in errors["split_tags"]
+    errors = _form_errors(splits, "find_leaks", split_field="split", embeddings_field="name")
+    assert list(errors) == ["embeddings_field"] and "not a vector field" in \
+        errors["embeddings_field"]
+    assert not winnow.list_runs(splits, method="leaks")  # forms never write
+
+
+def test_operators_run_from_python(splits):
+    import fiftyone.operators as foo
+
+    foo.get_operator("@winnow/curation/find_leaks")(splits, split_tags=["train", "test", "val"])
+    assert sorted(splits.match_tags("leak").values("name")) == sorted(LEAKS)
+    foo.get_operator("@winnow/curation/find_duplicates")(splits)
+    # Byte-exact and pixel-exact copies of earlier samples in view order.
+    assert {"chelsea_copy", "chelsea_bmp", "coffee_tiff", "rocket_copy"} <= set(
+        splits.match_tags("duplicate").values("name"))

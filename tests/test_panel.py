@@ -104,7 +104,8 @@ def test_on_load_sends_counts_runs_plots_and_review(curated):
     assert counts["label_issue"] == len(found["label_issue"]) > 0
     computed = {f["method"]: f["computed"] for f in state["findings"]}
     assert computed == dict(outliers=True, redundancy=True, filter=False,
-                            representatives=True, label_issues=True)
+                            representatives=True, label_issues=True, duplicates=False,
+                            leaks=False)
     assert [r["key"] for r in state["runs"]] == [r["key"] for r in winnow.list_runs(ds)]
 
     data = {}
