@@ -120,6 +120,9 @@ class WinnowPanel(foo.Panel):
         # By name, so the App shows the saved view as selected in its view bar.
         ctx.ops.set_view(name=ctx.params["name"])
 
+    def show_tag(self, ctx):
+        ctx.ops.set_view(ctx.dataset.match_tags(ctx.params["tag"]))
+
     def show_all(self, ctx):
         ctx.ops.clear_view()
 
@@ -291,19 +294,37 @@ class WinnowPanel(foo.Panel):
                 row.md("**%s**: not computed yet — run `%s`" % (
                     f["label"], f["operator"].rsplit("/", 1)[-1]), name="text")
                 continue
-            if f["tags"]:
+            kinds = f.get("kinds") or []
+            if f["tags"] and f.get("per_tag"):  # e.g. image issues: a count per kind found
+                found = " · ".join("%s %s" % (k["tag"], _fmt(k["count"])) for k in kinds)
+                row.md("**%s**: %s (%.1f %%) · %s" % (
+                    f["label"], _fmt(f["count"]), 100.0 * f["fraction"],
+                    found or "none found"), name="text")
+            elif f["tags"]:
                 row.md("**%s**: %s (%.1f %%) · tagged %s" % (
                     f["label"], _fmt(f["count"]), 100.0 * f["fraction"],
                     ", ".join("`%s`" % t for t in f["tags"])), name="text")
+            else:  # e.g. the filter: what it found is in its saved views
+                row.md("**%s**: saved views" % f["label"], name="text")
+            if f["tags"]:
                 row.btn("show", label="Show " + f["label"].lower(), variant="outlined",
                         on_click=self.show_run, params={"key": f["run_key"]},
                         disabled=f["count"] == 0)
-            else:  # e.g. the filter: what it found is in its saved views
-                row.md("**%s**: saved views" % f["label"], name="text")
-            # One button per saved view the run made, loading it by name.
+            # One button per kind found: its saved view by name, else its tag.
+            for j, k in enumerate(kinds):
+                label = "%s (%s)" % (k["tag"], _fmt(k["count"]))
+                if k["view"]:
+                    row.btn("kind_%d" % j, label=label, on_click=self.load_saved_view,
+                            params={"name": k["view"]})
+                else:
+                    row.btn("kind_%d" % j, label=label, on_click=self.show_tag,
+                            params={"tag": k["tag"]})
+            # One button per other saved view the run made, loading it by name.
+            shown = {k["view"] for k in kinds}
             for j, v in enumerate(f["saved_views"]):
-                row.btn("view_%d" % j, label="%s (%s)" % (v["name"], _fmt(v["count"])),
-                        on_click=self.load_saved_view, params={"name": v["name"]})
+                if v["name"] not in shown:
+                    row.btn("view_%d" % j, label="%s (%s)" % (v["name"], _fmt(v["count"])),
+                            on_click=self.load_saved_view, params={"name": v["name"]})
 
     def _render_runs(self, panel, s):
         panel.md(_heading("Runs"), name="runs_title")
@@ -355,8 +376,8 @@ class WinnowPanel(foo.Panel):
         panel.md(_heading("Distributions"), name="hist_title")
         hists = s.histograms or []
         if not hists:
-            panel.md("Not computed yet — run `find_outliers`, `find_label_issues` or "
-                     "`find_representatives`.", name="hist_missing")
+            panel.md("Not computed yet — run `find_outliers`, `find_label_issues`, "
+                     "`find_representatives` or `find_image_issues`.", name="hist_missing")
         for h in hists:
             panel.plot("hist_" + h["field"], layout=_hist_layout(h["label"]),
                        on_click=self.on_histogram_click, config={"displaylogo": False})

@@ -14,6 +14,7 @@ Everything here returns plain dicts and lists; the App panel only lays them out.
 
 import fiftyone.core.fields as fof
 import fiftyone.core.labels as fol
+import fiftyone.core.stages as fos
 from fiftyone import ViewField as F
 
 from . import runs as winnow_runs
@@ -23,7 +24,9 @@ OPERATOR_PREFIX = "@winnow/curation/"
 # What no user chooses about a step, keyed by run ``method``, in pipeline order.
 # ``fields``: the roles of a run's ``fields`` in the order the step lists them, read
 # only for records made before runs recorded their ``roles``; ``status`` is how the
-# map's status colouring calls the samples a run tags.
+# map's status colouring calls the samples a run tags; ``per_tag``: the run's tags are
+# kinds of one finding, each counted (and shown) on its own; ``histograms``: ``(role,
+# label)`` of score fields to draw besides the run's ``score`` (a run with no single score).
 STEPS = {
     "outliers": dict(label="Outliers", operator="find_outliers",
                      score_label="Outlier score", fields=("score",), status="outlier"),
@@ -38,6 +41,12 @@ STEPS = {
     "label_issues": dict(label="Label issues", operator="find_label_issues",
                          score_label="Label quality", fields=("quality", "suggestion"),
                          status=None),
+    "image_issues": dict(label="Image issues", operator="find_image_issues", score_label=None,
+                         fields=(), status=None, per_tag=True,
+                         histograms=(("brightness", "Brightness"), ("contrast", "Contrast"),
+                                     ("sharpness", "Sharpness"),
+                                     ("colorfulness", "Colourfulness"),
+                                     ("aspect_ratio", "Aspect ratio"), ("size", "Size"))),
     "duplicates": dict(label="Exact duplicates", operator="find_duplicates",
                        score_label=None, fields=(), status=None),
     "leaks": dict(label="Leaks between splits", operator="find_leaks",
@@ -53,6 +62,7 @@ ACTIONS = [
     ("find_representatives", "Find representatives"),
     ("find_label_issues", "Find label issues"),
     ("compute_cam", "Compute CAM heatmaps"),
+    ("find_image_issues", "Find image issues"),
     ("find_duplicates", "Find exact duplicates"),
     ("find_leaks", "Find leaks between splits"),
 ]
@@ -103,7 +113,10 @@ def summarize(samples, runs=None):
         run key, or the method of a step never run), ``method``, ``label``,
         ``computed``, ``operator``, ``run_key``, ``tags`` (the run's sample tags),
         ``count`` and ``fraction`` (samples with any of them), ``score`` (see
-        :func:`run_score`) and ``saved_views`` (``[{"name", "count"}]``)
+        :func:`run_score`), ``saved_views`` (``[{"name", "count"}]``), ``per_tag``
+        (the step's tags are kinds, e.g. image issues) and ``kinds``: for such a
+        step, each tag found ``[{"tag", "count", "view"}]`` (``view``: the run's
+        saved view of that tag, or None), else ``[]``
     """
     runs = step_runs(_runs(samples, runs))
     total = len(samples)
@@ -116,7 +129,8 @@ def summarize(samples, runs=None):
         if not step_found:
             out.append(dict(id=method, method=method, label=step["label"], computed=False,
                             operator=OPERATOR_PREFIX + step["operator"], run_key=None,
-                            tags=[], count=0, fraction=0.0, score=None, saved_views=[]))
+                            tags=[], count=0, fraction=0.0, score=None, saved_views=[],
+                            per_tag=bool(step.get("per_tag")), kinds=[]))
             continue
         for run in step_found:
             tags = list(run.get("tags") or [])
@@ -124,14 +138,35 @@ def summarize(samples, runs=None):
                 count = int(tag_counts.get(tags[0], 0))
             else:  # a sample with several of the run's tags counts once
                 count = len(samples.match_tags(tags)) if tags and total else 0
-            views = [dict(name=name, count=len(dataset.load_saved_view(name)))
-                     for name in run.get("saved_views", []) if dataset.has_saved_view(name)]
+            views, view_tags = [], {}
+            for name in run.get("saved_views", []):
+                if dataset.has_saved_view(name):
+                    view = dataset.load_saved_view(name)
+                    views.append(dict(name=name, count=len(view)))
+                    view_tags[name] = _view_tag(view)
+            kinds = []
+            if step.get("per_tag"):
+                for tag in tags:
+                    n = int(tag_counts.get(tag, 0))
+                    if n:
+                        view = next((v for v, t in view_tags.items() if t == tag), None)
+                        kinds.append(dict(tag=tag, count=n, view=view))
             out.append(dict(id=run["key"], method=method, label=labels[run["key"]],
                             computed=True, operator=OPERATOR_PREFIX + step["operator"],
                             run_key=run["key"], tags=tags, count=count,
                             fraction=(count / total) if total else 0.0,
-                            score=run_score(samples, run), saved_views=views))
+                            score=run_score(samples, run), saved_views=views,
+                            per_tag=bool(step.get("per_tag")), kinds=kinds))
     return dict(total=total, findings=out)
+
+
+def _view_tag(view):
+    """The one sample tag a saved view selects (its first stage ``match_tags(tag)``), or None."""
+    stages = view._stages
+    stage = stages[0] if stages else None
+    if isinstance(stage, fos.MatchTags) and stage.bool and len(stage.tags) == 1:
+        return stage.tags[0]
+    return None
 
 
 def _labels(runs):
@@ -170,7 +205,10 @@ def run_view(samples, run):
 
 
 def histograms(samples, runs=None, bins=25):
-    """Histograms of the runs' score fields (each field once), in one aggregation pass.
+    """Histograms of the runs' score fields (each field once), in one aggregation pass:
+    each run's ``score`` and the score fields its step names (``histograms`` in
+    :data:`STEPS`: image issues' brightness, contrast, sharpness, ...), read from the
+    run's ``roles``.
 
     Returns:
         a list of dicts ``{field, label, counts, edges}``, in pipeline order
@@ -179,10 +217,14 @@ def histograms(samples, runs=None, bins=25):
 
     wanted = {}
     for run in step_runs(_runs(samples, runs)):
+        step = STEPS[run["method"]]
         score = run_score(samples, run)
         if score and score["field"] not in wanted:
-            wanted[score["field"]] = "%s (%s)" % (STEPS[run["method"]]["score_label"],
-                                                  score["field"])
+            wanted[score["field"]] = "%s (%s)" % (step["score_label"], score["field"])
+        for role, label in step.get("histograms", ()):
+            field = run_field(samples, run, role)
+            if _is_numeric(samples, field) and field not in wanted:
+                wanted[field] = "%s (%s)" % (label, field)
     if not wanted or not len(samples):
         return []
     results = samples.aggregate([foa.HistogramValues(f, bins=bins) for f in wanted])

@@ -41,7 +41,7 @@ def shown_view(ds, ops):
 
 
 def output_text(ops):
-    return json.dumps(ops["show_panel_output"][-1]["output"])
+    return json.dumps(ops["show_panel_output"][-1]["output"], ensure_ascii=False)
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def test_without_winnow_results_every_section_says_what_to_run(make_dataset, pho
     assert state["map"]["key"] is None and state["map"]["embeddings_field"] is None
     text = output_text(ops)
     for operator in ("find_outliers", "find_redundant", "find_representatives",
-                     "find_label_issues", "compute_embeddings"):
+                     "find_label_issues", "find_image_issues", "compute_embeddings"):
         assert "not computed yet" in text and operator in text
     # Operators that are not installed are offered, but disabled.
     actions = {a["name"]: a for a in state["actions"]}
@@ -104,8 +104,8 @@ def test_on_load_sends_counts_runs_plots_and_review(curated):
     assert counts["label_issue"] == len(found["label_issue"]) > 0
     computed = {f["method"]: f["computed"] for f in state["findings"]}
     assert computed == dict(outliers=True, redundancy=True, filter=False,
-                            representatives=True, label_issues=True, duplicates=False,
-                            leaks=False)
+                            representatives=True, label_issues=True, image_issues=False,
+                            duplicates=False, leaks=False)
     assert [r["key"] for r in state["runs"]] == [r["key"] for r in winnow.list_runs(ds)]
 
     data = {}
@@ -442,3 +442,127 @@ def test_review_groups_and_map_read_the_names_from_the_records(named):
     assert worst.id not in [r["id"] for r in ctx.panel_state["review"]]
     call(ds, "undo_accepted", state=ctx.panel_state)
     assert ds[worst.id].ground_truth.label == review[0]["given"]
+
+
+def _button(ops, label):
+    """The panel button labelled ``label`` in the last render: (method, params)."""
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            view = node.get("view")
+            if isinstance(view, dict) and view.get("name") == "Button" \
+                    and view.get("label") == label:
+                found.append((view["operator"].rsplit("#", 1)[-1], view.get("params") or {}))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(ops["show_panel_output"][-1]["output"])
+    (button,) = found
+    return button
+
+
+@pytest.fixture(scope="module")
+def image_issue_files(tmp_path_factory):
+    """Real photographs: 3 clean, 2 darkened (x0.15), 3 blurred (Gaussian, radius 6).
+    ``{kind: [paths]}`` with kind ``clean``, ``dark`` or ``blurry``."""
+    import numpy as np
+    import skimage.data
+    from PIL import Image, ImageFilter
+
+    out = tmp_path_factory.mktemp("image_issues")
+    files = dict(clean=[], dark=[], blurry=[])
+    for name in ("chelsea", "coffee", "astronaut"):
+        img = Image.fromarray(getattr(skimage.data, name)()).convert("RGB")
+        path = str(out / ("%s.jpg" % name))
+        img.save(path, quality=95)
+        files["clean"].append(path)
+        path = str(out / ("%s-blurry.png" % name))
+        img.filter(ImageFilter.GaussianBlur(6)).save(path)
+        files["blurry"].append(path)
+        if name != "astronaut":
+            path = str(out / ("%s-dark.png" % name))
+            dark = (np.asarray(img, dtype=np.float64) * 0.15).round().astype(np.uint8)
+            Image.fromarray(dark).save(path)
+            files["dark"].append(path)
+    return files
+
+
+def test_image_issues_row_counts_each_kind_its_buttons_load_the_views(make_dataset,
+                                                                     image_issue_files):
+    from winnow.plugin.image_issues import find_image_issues
+
+    files = image_issue_files
+    ds = make_dataset([fo.Sample(filepath=p) for kind in ("clean", "dark", "blurry")
+                       for p in files[kind]])
+    find_image_issues(ds, progress=False)
+    by_path = dict(zip(*ds.values(["filepath", "id"])))
+
+    ctx, ops = call(ds, "on_load")
+    state = ctx.panel_state
+    text = output_text(ops)
+    (row,) = [f for f in state["findings"] if f["method"] == "image_issues"]
+    assert row["label"] == "Image issues" and row["computed"] is True
+    assert row["operator"] == "@winnow/curation/find_image_issues"
+    # A count per kind found (the run's tags), each with its saved view.
+    assert row["kinds"] == [dict(tag="dark", count=2, view="winnow-image-dark"),
+                            dict(tag="blurry", count=3, view="winnow-image-blurry")]
+    assert row["count"] == 5 and row["score"] is None
+    assert "**Image issues**: 5 (62.5 %) · dark 2 · blurry 3" in text
+    assert ds.count_values("tags") == dict(dark=2, blurry=3)
+
+    # Each kind's button loads its saved view by name; the view holds those images.
+    method, params = _button(ops, "dark (2)")
+    _, clicked = call(ds, method, **params)
+    assert clicked["set_view"] == [{"name": "winnow-image-dark"}]
+    assert set(ds.load_saved_view("winnow-image-dark").values("id")) == {
+        by_path[p] for p in files["dark"]}
+    method, params = _button(ops, "blurry (3)")
+    _, clicked = call(ds, method, **params)
+    assert clicked["set_view"] == [{"name": "winnow-image-blurry"}]
+    # No second button for the same views.
+    assert "winnow-image-dark (2)" not in text
+    # "Show image issues": every flagged image.
+    method, params = _button(ops, "Show image issues")
+    _, clicked = call(ds, method, **params)
+    assert set(shown_view(ds, clicked).values("filepath")) == set(files["dark"] + files["blurry"])
+
+    # No single score: a histogram per image-issue score field, from the run's roles.
+    fields = [h["field"] for h in state["histograms"]]
+    assert fields == ["image_brightness", "image_contrast", "image_sharpness",
+                      "image_colorfulness", "image_aspect_ratio", "image_size"]
+    assert "Brightness (image_brightness)" in text and "Sharpness (image_sharpness)" in text
+    data = _panel_data(ops)
+    for field in fields:
+        (bars,) = data["hist_" + field]
+        assert sum(bars["y"]) == len(ds.exists(field)) == len(ds)
+    # The darkest bar holds the darkened images.
+    (bars,) = data["hist_image_brightness"]
+    _, clicked = call(ds, "on_histogram_click", id=bars["ids"][0], idx=0)
+    assert set(shown_view(ds, clicked).values("filepath")) == set(files["dark"])
+
+
+def test_image_issues_row_with_nothing_found_and_a_kind_without_its_view(make_dataset,
+                                                                        image_issue_files):
+    from winnow.plugin.image_issues import find_image_issues
+
+    files = image_issue_files
+    ds = make_dataset([fo.Sample(filepath=p) for p in files["clean"]])
+    find_image_issues(ds, progress=False)
+    ctx, ops = call(ds, "on_load")
+    (row,) = [f for f in ctx.panel_state["findings"] if f["method"] == "image_issues"]
+    assert row["kinds"] == [] and row["count"] == 0
+    assert "**Image issues**: 0 (0.0 %) · none found" in output_text(ops)
+
+    # Saved views off: the kind's button shows its tag instead.
+    ds2 = make_dataset([fo.Sample(filepath=p) for p in files["clean"] + files["dark"]])
+    find_image_issues(ds2, save_views=False, progress=False)
+    ctx, ops = call(ds2, "on_load")
+    (row,) = [f for f in ctx.panel_state["findings"] if f["method"] == "image_issues"]
+    assert row["kinds"] == [dict(tag="dark", count=2, view=None)]
+    method, params = _button(ops, "dark (2)")
+    _, clicked = call(ds2, method, **params)
+    assert set(shown_view(ds2, clicked).values("filepath")) == set(files["dark"])
