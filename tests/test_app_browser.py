@@ -5,7 +5,8 @@ The App server is a separate process that inherits this process's environment
 (database ``winnow-test``, ``FIFTYONE_PLUGINS_DIR`` = a temp dir linking to this checkout) and is always
 stopped, even when the test fails. Screenshots go to ``tests/artifacts/``.
 
-Two flows: the Winnow panel on a dataset every step ran on; and a Winnow operator
+Three flows: the Winnow panel on a dataset every step ran on; its image-issues row
+(counts per kind, a kind's saved view in the grid) on planted photographs; and a Winnow operator
 opened from the operator browser (a bad value flagged as typed, then a run whose
 results reach the grid and the panel), then Accept / Undo in the panel's review list.
 """
@@ -171,6 +172,47 @@ def test_panel_shows_counts_and_map_and_show_outliers_changes_the_grid(app_datas
     content.get_by_role("button", name="Show all samples").click()
     expect(_grid_count(page)).to_contain_text("%d samples" % len(ds), timeout=30_000)
 
+
+@pytest.fixture
+def image_issues_dataset(tmp_path, make_dataset):
+    """Real photographs, 2 darkened and 3 blurred, after ``find_image_issues``."""
+    import fiftyone as fo
+    from winnow.plugin.image_issues import find_image_issues
+    from test_panel import plant_image_issues
+
+    files = plant_image_issues(tmp_path)
+    ds = make_dataset([fo.Sample(filepath=p) for kind in ("clean", "dark", "blurry")
+                       for p in files[kind]], name=unique_name("winnow-test-image-issues"))
+    find_image_issues(ds, progress=False)
+    return ds
+
+
+def test_panel_shows_image_issue_counts_and_a_kind_button_loads_its_view(
+        image_issues_dataset, app_url, page):
+    expect = playwright_api.expect
+    ds = image_issues_dataset
+    assert ds.count_sample_tags() == dict(dark=2, blurry=3)
+    _open_dataset(page, app_url, ds)
+    content = _open_panel(page)
+    expect(content).to_contain_text("Image issues: 5 (62.5 %) · dark 2 · blurry 3",
+                                    timeout=60_000)
+    # No single score: a histogram per image-issue score field, with its bars.
+    plots = content.locator(".js-plotly-plot")
+    expect(plots).to_have_count(6, timeout=30_000)
+    expect(plots.first.locator(".barlayer path").first).to_be_attached(timeout=30_000)
+    expect(content).to_contain_text("Sharpness (image_sharpness)")
+    page.wait_for_timeout(1000)
+    content.screenshot(path=os.path.join(ARTIFACTS, "winnow-panel-image-issues.png"))
+
+    # A kind's button loads its saved view: the grid shows those images.
+    content.get_by_role("button", name="dark (2)").click()
+    expect(_grid_count(page)).to_have_text(re.compile(r"^2 samples"), timeout=30_000)
+    expect(page).to_have_url(re.compile(r"view=winnow-image-dark"), timeout=30_000)
+    expect(page.get_by_test_id("error-boundary")).to_have_count(0)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=os.path.join(ARTIFACTS, "app-image-issues-dark.png"))
+    content.get_by_role("button", name="blurry (3)").click()
+    expect(_grid_count(page)).to_have_text(re.compile(r"^3 samples"), timeout=30_000)
 
 
 @pytest.fixture

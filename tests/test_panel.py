@@ -467,13 +467,16 @@ def _button(ops, label):
 
 @pytest.fixture(scope="module")
 def image_issue_files(tmp_path_factory):
-    """Real photographs: 3 clean, 2 darkened (x0.15), 3 blurred (Gaussian, radius 6).
-    ``{kind: [paths]}`` with kind ``clean``, ``dark`` or ``blurry``."""
+    return plant_image_issues(tmp_path_factory.mktemp("image_issues"))
+
+
+def plant_image_issues(out):
+    """Real photographs in the folder ``out``: 3 clean, 2 darkened (x0.15), 3 blurred
+    (Gaussian, radius 6). ``{kind: [paths]}`` with kind ``clean``, ``dark`` or ``blurry``."""
     import numpy as np
     import skimage.data
     from PIL import Image, ImageFilter
 
-    out = tmp_path_factory.mktemp("image_issues")
     files = dict(clean=[], dark=[], blurry=[])
     for name in ("chelsea", "coffee", "astronaut"):
         img = Image.fromarray(getattr(skimage.data, name)()).convert("RGB")
