@@ -26,6 +26,8 @@ if __name__ == "winnow":
     from .plugin.label_review import accept_suggestions, undo_suggestions
     from .plugin.representatives import (find_representatives, kmedoids, choose_k,
                                          RepresentativesResults)
+    from .plugin.image_issues import (find_image_issues, image_statistics, flag_issues,
+                                      ImageIssuesResults)
     from .plugin.duplicates import (find_duplicates, find_leaks, DuplicatesResults,
                                     LeaksResults)
     from .plugin.curate import curate, CurateResults

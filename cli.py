@@ -31,6 +31,18 @@ def main(argv=None):
     cur.add_argument("--redundant", type=float, default=0.05, help="share to tag as redundant")
     cur.add_argument("--k", default="auto", help="representatives: an int, or 'auto'")
 
+    iss = sub.add_parser("issues", help="find image issues (dark, light, blurry, ...), exact "
+                                        "duplicates and, with splits, leaks between them")
+    iss.add_argument("dataset")
+    iss.add_argument("--issues", nargs="+", default=None, metavar="KIND",
+                     help="the kinds to tag (default: all)")
+    iss.add_argument("--threshold", nargs=2, action="append", default=[],
+                     metavar=("NAME", "VALUE"), help="override a threshold (repeatable)")
+    iss.add_argument("--split-field", default=None,
+                     help="a field holding each sample's split: also find leaks between splits")
+    iss.add_argument("--train-split", default="train")
+    iss.add_argument("--no-duplicates", action="store_true", help="skip exact duplicates")
+
     runs = sub.add_parser("runs", help="list the Winnow runs of a dataset")
     runs.add_argument("dataset")
 
@@ -75,6 +87,23 @@ def _curate(args):
     return 0
 
 
+def _issues(args):
+    import fiftyone as fo
+    import winnow
+
+    dataset = fo.load_dataset(args.dataset)
+    thresholds = {name: float(value) for name, value in args.threshold} or None
+    print(winnow.find_image_issues(dataset, issues=args.issues, thresholds=thresholds))
+    if not args.no_duplicates:
+        print(winnow.find_duplicates(dataset))
+    if args.split_field:
+        # Near copies need embeddings; without them only exact copies are leaks.
+        field = "embedding" if dataset.has_field("embedding") else None
+        print(winnow.find_leaks(dataset, split_field=args.split_field,
+                                train_split=args.train_split, embeddings_field=field))
+    return 0
+
+
 def _runs(args):
     import fiftyone as fo
     import winnow
@@ -85,7 +114,8 @@ def _runs(args):
     return 0
 
 
-COMMANDS = {"demo": _demo, "embed": _embed, "curate": _curate, "runs": _runs}
+COMMANDS = {"demo": _demo, "embed": _embed, "curate": _curate, "issues": _issues,
+            "runs": _runs}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -24,6 +24,7 @@ from .find_representatives import FindRepresentatives  # noqa: E402
 OPERATORS += [FindRepresentatives]
 
 from .find_duplicates import FindDuplicates  # noqa: E402
+from .find_image_issues import FindImageIssues  # noqa: E402
 from .find_leaks import FindLeaks  # noqa: E402
 
-OPERATORS += [FindDuplicates, FindLeaks]
+OPERATORS += [FindImageIssues, FindDuplicates, FindLeaks]

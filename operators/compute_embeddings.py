@@ -63,12 +63,25 @@ class ComputeEmbeddings(foo.Operator):
                     label="2-D map",
                     description="A FiftyOne Brain visualization for the Embeddings panel",
                     view=viz)
+        issues = inputs.bool(
+            "image_issues", default=d["image_issues"], label="Also find image issues",
+            description="Dark, light, blurry, low-information, odd size/shape, grayscale: "
+                        "scored in the same decoding pass (as find_image_issues, default "
+                        "thresholds)")
         inputs.bool("overwrite", default=d["overwrite"], label="Overwrite an existing field")
 
         if ctx.dataset is not None:
             o = _options(form_values(inputs, ctx.params), d)
             flag(field, check_writable, samples, _engine().STEP, o["embeddings_field"],
                  fields=[o["embeddings_field"]], overwrite=o["overwrite"])
+            if o["image_issues"]:
+                from winnow.plugin import image_issues
+
+                fields = list(image_issues.score_fields().values())
+                flag(issues, check_writable, samples, image_issues.STEP, fields[0],
+                     fields=fields, tags=list(image_issues.KINDS),
+                     saved_views=[image_issues.view_name(k) for k in image_issues.KINDS],
+                     overwrite=o["overwrite"])
         return types.Property(inputs, view=types.View(label="Winnow: compute embeddings"))
 
     def execute(self, ctx):

@@ -37,12 +37,14 @@ class CurateResults:
 
 def curate(samples, *, label_field=None, embeddings_field="embedding",
            model=models.DEFAULT_MODEL, outliers=0.05, redundant=0.05, k="auto", per_class=None,
-           recompute_embeddings=False, progress=None):
+           image_issues=True, recompute_embeddings=False, progress=None):
     """Runs every curation step on a dataset or view and summarizes what was found.
 
-    Embeddings (computed unless ``embeddings_field`` is already filled) →
-    outliers → redundancy (both the thesis way, :func:`winnow.filter_dataset`)
-    → k-medoid representatives → label issues (when ``label_field`` is given).
+    Image issues (:func:`winnow.find_image_issues`: dark, light, blurry, ...;
+    in the embeddings' own decoding pass when they are computed) → embeddings
+    (computed unless ``embeddings_field`` is already filled) → outliers →
+    redundancy (both the thesis way, :func:`winnow.filter_dataset`) → k-medoid
+    representatives → label issues (when ``label_field`` is given).
     Each step records its own run; re-running replaces them. Every step's
     parameters are checked before the first step writes anything.
 
@@ -56,6 +58,7 @@ def curate(samples, *, label_field=None, embeddings_field="embedding",
         k ("auto"): representatives (an int, or "auto" to choose by silhouette)
         per_class (None): a label field for class-aware filtering (keeps class
             proportions); defaults to none
+        image_issues (True): find pixel-level issues first (default thresholds)
         recompute_embeddings (False): recompute even when the field is filled
         progress (None): see :func:`winnow.compute_embeddings`
 
@@ -64,6 +67,7 @@ def curate(samples, *, label_field=None, embeddings_field="embedding",
     """
     from .embeddings import compute_embeddings
     from .filtering import filter_dataset
+    from .image_issues import find_image_issues
     from .label_issues import find_label_issues
     from .representatives import find_representatives
 
@@ -83,16 +87,22 @@ def curate(samples, *, label_field=None, embeddings_field="embedding",
     steps = {}
     rows = []
     if recompute_embeddings or not filled:
+        # One decoding pass for the embeddings and the image issues.
         res = compute_embeddings(samples, model=model, embeddings_field=embeddings_field,
-                                 progress=progress)
-        steps["embeddings"] = res
+                                 image_issues=image_issues, progress=progress)
+        issues = res.image_issues
         rows.append(("embeddings", "%d embedded, %d failed" % (res.num_embedded, res.num_failed),
                      _share(res.num_embedded, n),
                      "field `%s` (failures: `%s`)" % (embeddings_field, res.error_field)))
+        steps["embeddings"] = res
     else:
+        issues = find_image_issues(samples, progress=progress) if image_issues else None
         have = len(samples.exists(embeddings_field))
         rows.append(("embeddings", "%d reused" % have, _share(have, n),
                      "field `%s`" % embeddings_field))
+    if issues is not None:
+        steps["image_issues"] = issues
+        rows.insert(0, _image_issues_row(issues, n))
 
     res = filter_dataset(samples, outliers=outliers, redundant=redundant, per_class=per_class,
                          embeddings_field=embeddings_field, progress=progress)
@@ -164,6 +174,15 @@ def _validate(samples, label_field, outliers, redundant, k, per_class):
                                 per_class=label_field if label and not label.multi_label
                                 else None)
     return label
+
+
+def _image_issues_row(res, n):
+    flagged = len(set().union(*res.issue_ids.values())) if res.issue_ids else 0
+    found = ", ".join("`%s` %d" % (kind, count) for kind, count in res.counts.items() if count)
+    views = ", ".join("`%s`" % v for v in res.saved_views)
+    return ("image issues", flagged, _share(flagged, n),
+            "tags %s; scores `%s`, ...; views %s"
+            % (found or "none", res.fields["brightness"], views or "none"))
 
 
 def _share(count, n):

@@ -14,7 +14,6 @@ Everything here returns plain dicts and lists; the App panel only lays them out.
 
 import fiftyone.core.fields as fof
 import fiftyone.core.labels as fol
-import fiftyone.core.stages as fos
 from fiftyone import ViewField as F
 
 from . import runs as winnow_runs
@@ -138,12 +137,12 @@ def summarize(samples, runs=None):
                 count = int(tag_counts.get(tags[0], 0))
             else:  # a sample with several of the run's tags counts once
                 count = len(samples.match_tags(tags)) if tags and total else 0
-            views, view_tags = [], {}
+            views = []
             for name in run.get("saved_views", []):
                 if dataset.has_saved_view(name):
-                    view = dataset.load_saved_view(name)
-                    views.append(dict(name=name, count=len(view)))
-                    view_tags[name] = _view_tag(view)
+                    views.append(dict(name=name, count=len(dataset.load_saved_view(name))))
+            # The record says which saved view shows which tag: {view name: tag}.
+            view_tags = run["params"].get("views") or {}
             kinds = []
             if step.get("per_tag"):
                 for tag in tags:
@@ -158,15 +157,6 @@ def summarize(samples, runs=None):
                             score=run_score(samples, run), saved_views=views,
                             per_tag=bool(step.get("per_tag")), kinds=kinds))
     return dict(total=total, findings=out)
-
-
-def _view_tag(view):
-    """The one sample tag a saved view selects (its first stage ``match_tags(tag)``), or None."""
-    stages = view._stages
-    stage = stages[0] if stages else None
-    if isinstance(stage, fos.MatchTags) and stage.bool and len(stage.tags) == 1:
-        return stage.tags[0]
-    return None
 
 
 def _labels(runs):

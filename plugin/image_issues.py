@@ -560,6 +560,9 @@ class ImageIssuesStep:
         num_scored = int(np.isfinite(scores["brightness"]).sum())
         record_params = dict(issues=self.issues, thresholds=self.thresholds,
                              field_prefix=self.field_prefix, save_views=self.save_views,
+                             # which saved view shows which tag (the panel's kind buttons)
+                             views={view_name(k): k for k in self.issues
+                                    if view_name(k) in saved},
                              statistics=STATISTICS, **(params or {}))
         record_counts = dict(samples=len(ids), scored=num_scored, failed=len(errors),
                              decoded=num_decoded, issues=counts)

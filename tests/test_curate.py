@@ -21,9 +21,13 @@ def test_curate_runs_every_step_and_rerun_replaces_its_own_results(demo):
     results = winnow.curate(demo, label_field="ground_truth", progress=False)
 
     steps = [row[0] for row in results.rows]
-    assert steps == ["embeddings", "outliers", "redundant", "kept", "representatives",
-                     "label issues"]
-    assert results.rows[0][1] == "306 reused"  # the filled embedding field is reused
+    assert steps == ["image issues", "embeddings", "outliers", "redundant", "kept",
+                     "representatives", "label issues"]
+    assert results.rows[1][1] == "306 reused"  # the filled embedding field is reused
+    # Image issues first: the demo's dim Fashion-MNIST items and the Hubble photo are dark.
+    issues = results.steps["image_issues"]
+    assert results.rows[0][1] == len(set().union(*issues.issue_ids.values())) > 0
+    assert demo.count_sample_tags().get("dark", 0) == issues.counts["dark"] > 0
     counts = demo.count_sample_tags()
     assert counts["outlier"] == results.steps["filter"].num_outliers > 0
     assert counts["redundant"] == results.steps["filter"].num_redundant > 0
@@ -62,3 +66,19 @@ def test_cli_curate_prints_the_table(demo):
     assert out.returncode == 0, out.stderr[-2000:]
     assert "| representatives |" in out.stdout and "| label issues |" in out.stdout
     assert "representative" in demo.count_sample_tags()
+
+
+def test_cli_issues_prints_each_step(demo):
+    demo.persistent = True  # the CLI process loads it by name
+    env = dict(os.environ, FIFTYONE_DO_NOT_TRACK="true")
+    out = subprocess.run([sys.executable, "-m", "winnow.cli", "issues", demo.name,
+                          "--threshold", "dark", "0.25", "--split-field", "source",
+                          "--train-split", "fashion-mnist"],
+                         capture_output=True, text=True, env=env, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "Image issues:" in out.stdout and "Exact duplicates:" in out.stdout
+    assert "Leaks:" in out.stdout
+    demo.reload()  # the runs were recorded by the CLI's process
+    runs = {r["method"]: r for r in winnow.list_runs(demo)}
+    assert {"image_issues", "duplicates", "leaks"} <= set(runs)
+    assert runs["image_issues"]["params"]["thresholds"]["dark"] == 0.25
