@@ -86,6 +86,14 @@ STEPS_OVER_EMBEDDINGS = {
                      ["label_quality", "suggested_label"], "label_issue"),
     "predict_labels": (lambda ds: winnow.predict_labels(ds, progress=False),
                        ["predicted_label"], None),
+    # The demo's dim Fashion-MNIST items and the Hubble photo are dark.
+    "image_issues": (lambda ds: winnow.find_image_issues(ds, progress=False, num_workers=0),
+                     ["image_brightness", "image_sharpness"], "dark"),
+    "duplicates": (lambda ds: winnow.find_duplicates(ds, progress=False),
+                   ["duplicate_of", "content_hash"], None),
+    "leaks": (lambda ds: winnow.find_leaks(ds, split_field="source",
+                                           train_split="fashion-mnist", progress=False),
+              ["leak_of", "leak_distance"], None),
 }
 
 
