@@ -16,6 +16,7 @@ test: setup
 
 bench: setup
 	./scripts/fashion_mnist.sh
+	$(PY) -m pip install -q -e ".[bench]"
 	$(PY) benchmarks/embeddings.py
 	$(PY) benchmarks/cam.py
 	$(PY) benchmarks/filtering.py --seeds 10 --first-seed 10
@@ -23,6 +24,7 @@ bench: setup
 	$(PY) benchmarks/representatives.py
 	$(PY) benchmarks/label_issues.py
 	$(PY) benchmarks/approximations.py
+	$(PY) benchmarks/image_issues.py
 
 # ~25 min on 2 cores (1 M embeddings per step, ~10 GB free memory): run on a quiet machine.
 bench-scale: setup
