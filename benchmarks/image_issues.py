@@ -549,25 +549,13 @@ def brain_leaks(dataset, field):
 
 
 def winnow_steps():
-    """The Winnow functions under test, imported from their modules (until the package
-    exports them): ``{name: function or None}``; None where it is not importable."""
-    import importlib
+    """The Winnow steps under test: ``{name: function}``, ``fused`` for
+    ``compute_embeddings(image_issues=True)``."""
+    import winnow
 
-    from winnow.plugin import embeddings
-
-    steps = {}
-    for module, name in (("image_issues", "find_image_issues"),
-                         ("duplicates", "find_duplicates"), ("duplicates", "find_leaks")):
-        try:
-            steps[name] = getattr(importlib.import_module("winnow.plugin." + module), name)
-        except (ImportError, AttributeError) as e:
-            print("Winnow %s is not importable (%s): its rows are left out" % (name, e))
-            steps[name] = None
-    fused = "image_issues" in inspect.signature(embeddings.compute_embeddings).parameters
-    steps["fused"] = fused or None
-    if not fused:
-        print("Winnow compute_embeddings has no image_issues option yet: no fused rows")
-    return steps
+    return dict(find_image_issues=winnow.find_image_issues,
+                find_duplicates=winnow.find_duplicates, find_leaks=winnow.find_leaks,
+                fused=True)
 
 
 def winnow_pairs(dataset, link_field):
@@ -700,7 +688,7 @@ def measure(planted, *, reps, winnow):
         if find_image_issues:
             find_image_issues(standalone_ds, progress=False)
             out["flags"]["Winnow"] = tag_flags(standalone_ds)
-        if find_duplicates and find_leaks:
+        if find_duplicates:
             s, _ = timed(find_duplicates, standalone_ds, progress=False)
             dup_pairs = winnow_pairs(standalone_ds, "duplicate_of")
             out["pairs"].append(("exact", "Winnow `find_duplicates`", dup_pairs, s))
