@@ -2,7 +2,7 @@
 
 import time
 
-from . import inputs, models
+from . import inputs, models, runs
 
 
 class CurateResults:
@@ -40,11 +40,14 @@ def curate(samples, *, label_field=None, embeddings_field="embedding",
            image_issues=True, recompute_embeddings=False, progress=None):
     """Runs every curation step on a dataset or view and summarizes what was found.
 
-    Image issues (:func:`winnow.find_image_issues`: dark, light, blurry, ...;
-    in the embeddings' own decoding pass when they are computed) → embeddings
-    (computed unless ``embeddings_field`` is already filled) → outliers →
+    Image issues (:func:`winnow.find_image_issues`: dark, light, blurry, ...),
+    embeddings (computed unless ``embeddings_field`` is already filled; the
+    image issues are then scored in the same decoding pass) → outliers →
     redundancy (both the thesis way, :func:`winnow.filter_dataset`) → k-medoid
-    representatives → label issues (when ``label_field`` is given).
+    representatives → label issues (when ``label_field`` is given). With reused
+    embeddings the image issues run right after the filter has read and checked
+    them, so a bad embeddings field fails before anything is written; the table
+    lists image issues first either way.
     Each step records its own run; re-running replaces them. Every step's
     parameters are checked before the first step writes anything.
 
@@ -81,7 +84,7 @@ def curate(samples, *, label_field=None, embeddings_field="embedding",
     # Reused embeddings: the steps will see only the embedded samples.
     embedded = samples.exists(embeddings_field) if filled and not recompute_embeddings \
         else samples
-    label = _validate(embedded, label_field, outliers, redundant, k, per_class)
+    label = _validate(embedded, label_field, outliers, redundant, k, per_class, image_issues)
     multi_label = label.multi_label if label else None
 
     steps = {}
@@ -96,13 +99,10 @@ def curate(samples, *, label_field=None, embeddings_field="embedding",
                      "field `%s` (failures: `%s`)" % (embeddings_field, res.error_field)))
         steps["embeddings"] = res
     else:
-        issues = find_image_issues(samples, progress=progress) if image_issues else None
+        issues = None
         have = len(samples.exists(embeddings_field))
         rows.append(("embeddings", "%d reused" % have, _share(have, n),
                      "field `%s`" % embeddings_field))
-    if issues is not None:
-        steps["image_issues"] = issues
-        rows.insert(0, _image_issues_row(issues, n))
 
     res = filter_dataset(samples, outliers=outliers, redundant=redundant, per_class=per_class,
                          embeddings_field=embeddings_field, progress=progress)
@@ -124,6 +124,11 @@ def curate(samples, *, label_field=None, embeddings_field="embedding",
         rows.insert(1, ("skipped", "%d without an embedding" % res.num_skipped,
                         _share(res.num_skipped, n),
                         "unreadable images: reasons in `%s_error`" % embeddings_field))
+    if image_issues and issues is None:
+        issues = find_image_issues(samples, progress=progress)
+    if issues is not None:
+        steps["image_issues"] = issues
+        rows.insert(0, _image_issues_row(issues, n))
 
     # Representatives per class of a single-label field (a multi-label one has no one class).
     res = find_representatives(samples, k=k, embeddings_field=embeddings_field,
@@ -145,7 +150,7 @@ def curate(samples, *, label_field=None, embeddings_field="embedding",
     return CurateResults(samples._root_dataset.name, n, steps, rows, time.time() - started)
 
 
-def _validate(samples, label_field, outliers, redundant, k, per_class):
+def _validate(samples, label_field, outliers, redundant, k, per_class, image_issues):
     """Checks every step's parameters before the first step writes anything, with
     the steps' own public checks.
 
@@ -156,9 +161,16 @@ def _validate(samples, label_field, outliers, redundant, k, per_class):
     Returns:
         the resolved label field (:class:`~winnow.plugin.inputs.LabelField`), or None
     """
-    from . import filtering, label_issues, representatives
+    from . import filtering, image_issues as issues_step, label_issues, representatives
 
     label = None
+    if image_issues:
+        # Its outputs with their default names, checked as its own step would.
+        fields = list(issues_step.score_fields().values())
+        inputs.check_writable(samples, runs.run_key(issues_step.STEP, fields[0]),
+                              owners=runs.owners(samples._root_dataset), fields=fields,
+                              tags=issues_step.KINDS,
+                              saved_views=[issues_step.view_name(k) for k in issues_step.KINDS])
     if label_field is not None:
         label = inputs.label_field(samples, label_field, param="label_field",
                                    kinds=inputs.LABEL_FIELD_KINDS)

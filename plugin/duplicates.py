@@ -342,7 +342,7 @@ def find_duplicates(samples, *, tag="duplicate", link_field="duplicate_of",
 # --------------------------------------------------------------------- leaks
 
 
-def nearest_cosine(Q, R, *, block_values=BLOCK_VALUES):
+def nearest_cosine(Q, R, *, block_values=BLOCK_VALUES, progress=None):
     """Each query row's nearest reference row by cosine distance, block by block.
 
     Rows are L2-normalised (the references once, the queries one block at a
@@ -353,6 +353,8 @@ def nearest_cosine(Q, R, *, block_values=BLOCK_VALUES):
     Args:
         Q: an ``(M, D)`` array of queries
         R: a ``(K, D)`` array of references, K >= 1
+        block_values (2 ** 24): distances held at once
+        progress (None): see ``fiftyone.core.utils.ProgressBar`` (query rows)
 
     Returns:
         ``(nearest, distance)``: ``(M,)`` int64 rows of ``R`` and ``(M,)``
@@ -363,11 +365,13 @@ def nearest_cosine(Q, R, *, block_values=BLOCK_VALUES):
     nearest = np.zeros(len(Q), dtype=np.int64)
     distance = np.zeros(len(Q), dtype=np.float64)
     block = max(1, block_values // max(1, len(R)))
-    for a in range(0, len(Q), block):
-        d2 = vectors.squared_distances(inputs.l2_normalize(Q[a:a + block]), R, b_sq=r_sq)
-        j = np.argmin(d2, axis=1)
-        nearest[a:a + block] = j
-        distance[a:a + block] = d2[np.arange(len(j)), j] / 2.0
+    with fou.ProgressBar(total=len(Q), progress=progress) as pb:
+        for a in range(0, len(Q), block):
+            d2 = vectors.squared_distances(inputs.l2_normalize(Q[a:a + block]), R, b_sq=r_sq)
+            j = np.argmin(d2, axis=1)
+            nearest[a:a + block] = j
+            distance[a:a + block] = d2[np.arange(len(j)), j] / 2.0
+            pb.update(len(j))
     return nearest, np.clip(distance, 0.0, 2.0)
 
 
@@ -584,8 +588,10 @@ def find_leaks(samples, *, split_field=None, split_tags=None, train_split="train
                                        progress=progress)).hashes
     num_unhashed = sum(h is None for h in hashes)
 
+    # Stored hashes are not re-read: then the near-copy search is what reports progress.
     leak_of, distance, num_exact = _match_leaks(ids, is_train, hashes, embedded,
-                                                max_distance)
+                                                max_distance,
+                                                progress=progress if stored else None)
 
     dataset = samples._root_dataset
     with step.writing():
@@ -625,7 +631,7 @@ def find_leaks(samples, *, split_field=None, split_tags=None, train_split="train
     )
 
 
-def _match_leaks(ids, is_train, hashes, embedded, max_distance):
+def _match_leaks(ids, is_train, hashes, embedded, max_distance, progress=None):
     """``({leak id: training id}, {leak id: cosine distance}, number of exact
     copies)``: exact copies first (distance 0.0), then near copies among the rest
     (see :func:`find_leaks`)."""
@@ -647,7 +653,8 @@ def _match_leaks(ids, is_train, hashes, embedded, max_distance):
                   if i not in train_ids and i not in leak_of]
     if not rows_train or not rows_query:
         return leak_of, distance, num_exact
-    nearest, dist = nearest_cosine(embedded.X[rows_query], embedded.X[rows_train])
+    nearest, dist = nearest_cosine(embedded.X[rows_query], embedded.X[rows_train],
+                                   progress=progress)
     for r, j, d in zip(rows_query, nearest, dist):
         if d <= max_distance:
             leak_of[embedded.ids[r]] = embedded.ids[rows_train[j]]

@@ -49,9 +49,11 @@ def _dataset(make_dataset):
             label = row["ground_truth"]
             if not label:
                 sample.tags.append("photo")
+                sample["split"] = "test"
             elif label in CLASSES and per_class.get(label, 0) < PER_CLASS:
                 per_class[label] = per_class.get(label, 0) + 1
                 sample["ground_truth"] = fo.Classification(label=label)
+                sample["split"] = "train"
             else:
                 continue
             samples.append(sample)
@@ -160,9 +162,10 @@ def _assert_run_results(ds, method):
 def test_every_operator_runs_delegated_with_one_worker(make_dataset, tmp_path):
     # Every operator the plugin declares is exercised below.
     stage_ops = [
-        ["compute_embeddings", "compute_cam", "tag_with_pretrained"],
+        ["compute_embeddings", "compute_cam", "tag_with_pretrained", "find_image_issues",
+         "find_duplicates"],
         ["extract_topics", "find_outliers", "find_redundant", "find_label_issues",
-         "predict_labels", "find_representatives"],
+         "predict_labels", "find_representatives", "find_leaks"],
         ["filter_dataset", "accept_suggestions"],
     ]
     assert sorted(sum(stage_ops, [])) == sorted(_operators_in_yml())
@@ -181,6 +184,8 @@ def test_every_operator_runs_delegated_with_one_worker(make_dataset, tmp_path):
                      visualization="pca")
         stages.queue("compute_cam", ds, target="predicted", map_size=16, batch_size=16)
         stages.queue("tag_with_pretrained", ds, k=3, batch_size=16)
+        stages.queue("find_image_issues", ds, batch_size=16)
+        stages.queue("find_duplicates", ds)
         stages.run(stage_ops[0])
         ds.reload()
         assert len(ds.exists("embedding")) == n
@@ -188,7 +193,10 @@ def test_every_operator_runs_delegated_with_one_worker(make_dataset, tmp_path):
         assert len(ds.exists("cam")) == n and len(ds.exists("cam_prediction")) == n
         assert ds.first()["cam"].map.shape == (16, 16)
         assert all(len(t.classifications) == 3 for t in ds.values("pretrained_tags"))
-        for method in ("embeddings", "cam", "pretrained_tags"):
+        # The 6 photographs are odd sizes beside the 28 px Fashion-MNIST images.
+        assert len(ds.match_tags("odd_size")) == 6
+        assert len(ds.exists("content_hash")) == n
+        for method in ("embeddings", "cam", "pretrained_tags", "image_issues", "duplicates"):
             _assert_run_results(ds, method)
 
         # Stage 2: what reads embeddings, tags or labels (each writes its own fields/tags).
@@ -199,6 +207,7 @@ def test_every_operator_runs_delegated_with_one_worker(make_dataset, tmp_path):
         stages.queue("find_label_issues", ds, n_estimators=3)
         stages.queue("predict_labels", ds, threshold=0.01, n_estimators=3)
         stages.queue("find_representatives", ds, k=4)
+        stages.queue("find_leaks", ds, split_field="split")
         stages.run(stage_ops[1])
         ds.reload()
         assert len(ds.exists("topic")) > 0
@@ -213,6 +222,7 @@ def test_every_operator_runs_delegated_with_one_worker(make_dataset, tmp_path):
         assert len(ds.exists("predicted_label")) == 6  # only the unlabeled ones
         assert len(ds.match_tags("representative")) == 4
         assert sorted(ds.distinct("cluster")) == [0, 1, 2, 3]
+        assert _assert_run_results(ds, "leaks")["counts"]["samples"] == n
         for method in ("topics", "outliers", "redundancy", "label_issues", "predict_labels",
                        "representatives"):
             _assert_run_results(ds, method)

@@ -249,9 +249,11 @@ def test_curate_finishes_on_the_mixed_dataset(mixed):
     ds, _ = mixed
     # Without label_field: the label steps' skipping is tested above (with a fast classifier).
     res = winnow.curate(ds, k=4, progress=False)
-    assert set(res.steps) == {"filter", "representatives"}
+    assert set(res.steps) == {"image_issues", "filter", "representatives"}
     for step in ("filter", "representatives"):
         assert res.steps[step].num_skipped == len(BAD), step
+    # The unreadable files get their reasons from the image-issues pass too.
+    assert res.steps["image_issues"].num_failed == len(BAD)
     assert "skipped" in res.table()  # the summary says so
     assert not set(ds.load_saved_view(res.steps["filter"].views["kept"]).values("name")) \
         & set(BAD)
