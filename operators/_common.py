@@ -79,6 +79,24 @@ def operator_config(name, label, description, generator=True):
     )
 
 
+def vector_fields(dataset):
+    """Names of the dataset's fields that can hold embeddings, sorted: vector and array
+    fields, and lists of numbers (never ``tags`` or another list of strings)."""
+    import fiftyone.core.fields as fof
+
+    if dataset is None:
+        return []
+    out = []
+    for name, field in dataset.get_field_schema().items():
+        if name.startswith("_"):
+            continue
+        if isinstance(field, (fof.VectorField, fof.ArrayField)) or (
+                isinstance(field, fof.ListField)
+                and isinstance(field.field, (type(None), fof.FloatField, fof.IntField))):
+            out.append(name)
+    return sorted(out)
+
+
 # The radio choice that stands for None (the App's enums need a string).
 NONE = "none"
 

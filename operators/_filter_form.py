@@ -3,16 +3,9 @@
 import fiftyone.core.fields as fof
 import fiftyone.operators.types as types
 
-from ._common import NONE, flag, none_choice
+from ._common import NONE, flag, none_choice, vector_fields
 
 REDUCTIONS = [(NONE, "None"), ("pca", "PCA"), ("umap", "UMAP (if installed)")]
-
-
-def vector_fields(ctx):
-    """Names of the dataset's vector fields (embeddings)."""
-    schema = ctx.dataset.get_field_schema() if ctx.dataset is not None else {}
-    return [name for name, field in schema.items()
-            if isinstance(field, (fof.VectorField, fof.ArrayField))]
 
 
 def label_fields(ctx):
@@ -51,14 +44,14 @@ def check_fraction(fraction, label):
     inputs.check_fraction(fraction, "%s / 100" % label)
 
 
-def add_embeddings_choice(ctx, inputs, default):
-    fields = vector_fields(ctx)
+def add_embeddings_choice(ctx, inputs, default, required=True):
+    fields = vector_fields(ctx.dataset)
     choices = types.DropdownView()
     for f in fields or [default]:
         choices.add_choice(f, label=f)
     return inputs.enum("embeddings_field", choices.values(),
                        default=default if default in fields or not fields else fields[0],
-                       required=True, label="Embeddings field", view=choices,
+                       required=required, label="Embeddings field", view=choices,
                        description="Compute embeddings first if this list is empty")
 
 

@@ -1,7 +1,6 @@
 """Form pieces shared by the label-issue operators (field choosers, classifier options)."""
 
 import fiftyone as fo
-import fiftyone.core.fields as fof
 import fiftyone.operators.types as types
 
 from ._common import flag
@@ -19,15 +18,6 @@ def label_fields(dataset, embedded=False):
         return []
     schema = dataset.get_field_schema(embedded_doc_type=(fo.Classification, fo.Classifications))
     return sorted(schema)
-
-
-def vector_fields(dataset):
-    if dataset is None:
-        return []
-    schema = dataset.get_field_schema()
-    return sorted(n for n, f in schema.items()
-                  if isinstance(f, (fof.VectorField, fof.ArrayField, fof.ListField))
-                  and not n.startswith("_") and n != "tags")
 
 
 def field_chooser(inputs, name, choices, default, label, description=None, required=True):

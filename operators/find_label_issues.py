@@ -4,9 +4,8 @@ import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
 from ._common import (call_operator, check_writable, engine_defaults, engine_options, flag,
-                      form_values, operator_config, run_engine, summarize)
-from ._label_forms import (check_label_and_vectors, field_chooser, label_fields,
-                           model_inputs, vector_fields)
+                      form_values, operator_config, run_engine, summarize, vector_fields)
+from ._label_forms import check_label_and_vectors, field_chooser, label_fields, model_inputs
 
 
 def _engine():

@@ -4,7 +4,7 @@ import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
 from . import _filter_form as form
-from ._common import (NONE, call_operator, check_writable, engine_defaults, engine_options,
+from ._common import (NONE, call_operator, vector_fields, check_writable, engine_defaults, engine_options,
                       flag, form_values, none_choice, operator_config, run_engine, summarize)
 
 SPLIT_BY = [("field", "A field"), ("tags", "Sample tags")]
@@ -60,10 +60,10 @@ class FindLeaks(foo.Operator):
                            label="Training split")
         vectors = types.DropdownView()
         vectors.add_choice(NONE, label="(exact copies only)")
-        for f in form.vector_fields(ctx):
+        fields = vector_fields(ctx.dataset)
+        for f in fields:
             vectors.add_choice(f, label=f)
-        default_vectors = d["embeddings_field"] if d["embeddings_field"] in \
-            form.vector_fields(ctx) else NONE
+        default_vectors = d["embeddings_field"] if d["embeddings_field"] in fields else NONE
         embeddings = inputs.enum("embeddings_field", vectors.values(), default=default_vectors,
                                  label="Near copies by the embeddings in", view=vectors)
         inputs.float("max_distance", default=d["max_distance"], required=False, min=0.0,

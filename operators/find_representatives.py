@@ -1,6 +1,5 @@
 """@winnow/curation/find_representatives: the form, then one engine call."""
 
-import fiftyone.core.fields as fof
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
@@ -32,19 +31,10 @@ class FindRepresentatives(foo.Operator):
         d = engine_defaults(engine.find_representatives)
         inputs = types.Object()
         samples = ctx.target_view()
-        schema = ctx.dataset.get_field_schema() if ctx.dataset is not None else {}
 
-        vectors = [f for f, t in schema.items() if isinstance(t, (fof.VectorField,
-                                                                   fof.ArrayField))]
-        emb = types.DropdownView()
-        for f in vectors or [d["embeddings_field"]]:
-            emb.add_choice(f, label=f)
-        embeddings = inputs.enum(
-            "embeddings_field", emb.values(),
-            default=d["embeddings_field"] if d["embeddings_field"] in vectors or not vectors
-            else vectors[0],
-            label="Embeddings field", view=emb,
-            description="Compute embeddings first if this list is empty")
+        # Optional here (as this form always had it): a missing value takes the default.
+        embeddings = form.add_embeddings_choice(ctx, inputs, d["embeddings_field"],
+                                                required=False)
 
         per_class = ctx.params.get("per_class") or ""
         modes = types.RadioGroup(orientation="horizontal")
@@ -71,7 +61,7 @@ class FindRepresentatives(foo.Operator):
 
         labels = types.DropdownView()
         labels.add_choice("", label="(whole view at once)")
-        for f in _label_fields(schema):
+        for f in form.label_fields(ctx):
             labels.add_choice(f, label=f)
         classes = inputs.enum("per_class", labels.values(), default=d["per_class"] or "",
                               required=False, label="Cluster each class of", view=labels,
@@ -191,16 +181,3 @@ def _k(params, default):
         return default if fraction is None else fraction
     return int(params["k"]) if params.get("k") not in (None, "") else default
 
-
-def _label_fields(schema):
-    import fiftyone.core.labels as fol
-
-    out = []
-    for name, field in schema.items():
-        if name in ("filepath", "id") or name.startswith("_"):
-            continue
-        if isinstance(field, fof.StringField) or (
-                isinstance(field, fof.EmbeddedDocumentField)
-                and issubclass(field.document_type, fol.Classification)):
-            out.append(name)
-    return out
