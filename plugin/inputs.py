@@ -355,6 +355,58 @@ def label_field(samples, name, *, param="per_class", kinds=CLASS_KINDS):
                      "it is %s" % (name, what))
 
 
+# -------------------------------------------------------------------- objects
+
+# What a patches field may hold: boxes (fo.Detections) or polygons (fo.Polylines,
+# used through their bounding boxes).
+PATCHES_KINDS = ("detections", "polylines")
+
+
+class PatchesField(collections.namedtuple("PatchesField", ["name", "kind", "list_path"])):
+    """A resolved objects field (see :func:`patches_field`).
+
+    Attributes:
+        name: the top-level field (e.g. ``"ground_truth"``)
+        kind: one of :data:`PATCHES_KINDS`
+        list_path: the path of its objects (e.g. ``"ground_truth.detections"``)
+    """
+
+    def path(self, attribute):
+        """The path of an attribute of every object, e.g. ``ground_truth.detections.label``."""
+        return "%s.%s" % (self.list_path, attribute)
+
+
+def patches_field(samples, name, *, param="patches_field"):
+    """Resolves the objects field a step runs on (``patches_field=``).
+
+    Args:
+        samples: a dataset or view
+        name: a top-level ``fo.Detections`` or ``fo.Polylines`` field
+        param ("patches_field"): the parameter's name, for messages
+
+    Returns:
+        a :class:`PatchesField`
+
+    Raises:
+        ValueError: no such field, or a field of another type
+    """
+    if not isinstance(name, str) or not name or "." in name:
+        raise ValueError("%s must be the name of a top-level Detections or Polylines field; "
+                         "got %r" % (param, name))
+    schema = samples.get_field_schema()
+    if name not in schema:
+        raise ValueError("No field %r for %s: the collection has no field %r (it does not "
+                         "exist, or this view excludes it)" % (name, param, name))
+    doc = getattr(schema[name], "document_type", None)
+    if doc is not None and issubclass(doc, fol.Detections):
+        return PatchesField(name, "detections", name + ".detections")
+    if doc is not None and issubclass(doc, fol.Polylines):
+        return PatchesField(name, "polylines", name + ".polylines")
+    what = doc.__name__ if doc is not None else type(schema[name]).__name__
+    raise ValueError("%s must be a Detections or Polylines field; %r is a %s"
+                     % (param, name, what))
+
+
 # --------------------------------------------------------------------- writes
 
 
