@@ -85,13 +85,16 @@ class ImageFiles(torch.utils.data.Dataset):
     """Decodes ``filepaths[i]`` and applies ``transforms``.
 
     Items are ``(i, tensor, None)`` on success and ``(i, None, reason)`` on
-    failure.
+    failure. With ``per_image`` (a list as long as ``filepaths``), the
+    transform is called as ``transforms(img, per_image[i])`` (e.g. the boxes to
+    crop from that image).
     """
 
-    def __init__(self, filepaths, transforms, draft_size=None):
+    def __init__(self, filepaths, transforms, draft_size=None, per_image=None):
         self.filepaths = filepaths
         self.transforms = transforms
         self.draft_size = draft_size
+        self.per_image = per_image
 
     def __len__(self):
         return len(self.filepaths)
@@ -99,6 +102,8 @@ class ImageFiles(torch.utils.data.Dataset):
     def __getitem__(self, i):
         try:
             img = read_image(self.filepaths[i], draft_size=self.draft_size)
+            if self.per_image is not None:
+                return i, self.transforms(img, self.per_image[i]), None
             return i, self.transforms(img), None
         except Exception as e:
             return i, None, describe_error(e)
@@ -153,7 +158,7 @@ def _init_worker(_):
 
 
 def iter_batches(filepaths, transforms, *, batch_size=32, num_workers=None,
-                 draft_size=None):
+                 draft_size=None, per_image=None):
     """Yields ``(indices, batch, failures)`` for ``filepaths`` in order.
 
     Args:
@@ -164,11 +169,12 @@ def iter_batches(filepaths, transforms, *, batch_size=32, num_workers=None,
         num_workers (None): decoding processes; None picks
             :func:`default_num_workers`, 0 decodes in this process
         draft_size (None): see :func:`read_image`
+        per_image (None): see :class:`ImageFiles`
     """
     if num_workers is None:
         num_workers = default_num_workers()
     loader = torch.utils.data.DataLoader(
-        ImageFiles(filepaths, transforms, draft_size=draft_size),
+        ImageFiles(filepaths, transforms, draft_size=draft_size, per_image=per_image),
         batch_size=batch_size,
         shuffle=False,
         num_workers=num_workers,
@@ -191,6 +197,32 @@ def record_failures(failures, filepaths, errors, *, skip_failures=True):
         if not skip_failures:
             raise RuntimeError("Could not read %s: %s" % (filepaths[i], reason))
         errors[i] = reason
+
+
+def _model_pass(loaded, forward):
+    """Sets a loaded model up for batched inference; returns ``(worker_transform,
+    run)``: what the decoding workers apply to each image, and ``run(batch) ->
+    (B, D)`` float32 outputs of ``forward`` on a stacked batch of them.
+
+    A known :class:`ImagePreprocess <winnow.plugin.models.ImagePreprocess>`
+    runs split (uint8 in the workers, one vectorized normalization per batch
+    here); anything else runs whole in the workers.
+    """
+    forward = loaded.module if forward is None else forward
+    device = next(loaded.module.parameters()).device
+    loaded.module.to(memory_format=torch.channels_last)
+    split = isinstance(loaded.transforms, models.ImagePreprocess)
+
+    def run(batch):
+        x = batch.to(device, non_blocking=True)
+        if split:
+            x = loaded.transforms.normalize_batch(x)
+        else:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode():
+            return forward(x).float().cpu().numpy()
+
+    return (loaded.transforms.to_uint8 if split else loaded.transforms), run
 
 
 def run_model(filepaths, loaded, *, forward=None, batch_size=32, num_workers=None,
@@ -222,11 +254,7 @@ def run_model(filepaths, loaded, *, forward=None, batch_size=32, num_workers=Non
         ``errors`` a dict ``{i: reason}``. With ``extras``, ``(outputs, errors,
         extra_values)``: the list of N values of ``extras`` (None for failed images)
     """
-    forward = loaded.module if forward is None else forward
-    device = next(loaded.module.parameters()).device
-    loaded.module.to(memory_format=torch.channels_last)
-    split = isinstance(loaded.transforms, models.ImagePreprocess)
-    worker_transform = loaded.transforms.to_uint8 if split else loaded.transforms
+    worker_transform, run = _model_pass(loaded, forward)
     if extras is not None:
         worker_transform = WithExtras(worker_transform, extras)
     extra_values = [None] * len(filepaths)
@@ -243,13 +271,7 @@ def run_model(filepaths, loaded, *, forward=None, batch_size=32, num_workers=Non
                 for i, value in zip(indices, values):
                     extra_values[i] = value
             if batch is not None:
-                x = batch.to(device, non_blocking=True)
-                if split:
-                    x = loaded.transforms.normalize_batch(x)
-                else:
-                    x = x.contiguous(memory_format=torch.channels_last)
-                with torch.inference_mode():
-                    out = forward(x).float().cpu().numpy()
+                out = run(batch)
                 if outputs is None:
                     outputs = np.zeros((len(filepaths), out.shape[1]), dtype=np.float32)
                 outputs[indices] = out
@@ -257,6 +279,202 @@ def run_model(filepaths, loaded, *, forward=None, batch_size=32, num_workers=Non
     if extras is not None:
         return outputs, errors, extra_values
     return outputs, errors
+
+
+# ------------------------------------------------------------------ object crops
+
+# The default smallest box (in pixels of the decoded image, on its shorter
+# visible side) that gets an object embedding: below it a crop squashed to
+# 224 px is a few blown-up pixels, not an object.
+MIN_BOX_SIZE = 4
+
+
+def crop_regions(boxes, width, height, *, context=0.1, min_box_size=MIN_BOX_SIZE):
+    """The pixel regions to crop for an image's objects, and why some can't be.
+
+    A box is clipped to the image, then grown by ``context`` times its
+    (clipped) width and height on each side, clipped again.
+
+    Args:
+        boxes: K relative boxes ``[x, y, w, h]`` (top-left corner, width and
+            height as fractions of the image, FiftyOne's ``bounding_box``);
+            None for an object without one
+        width, height: the decoded image's size in pixels
+        context (0.1): the margin added on each side, a fraction of the box size
+        min_box_size (4): the smallest visible box side, in pixels, to crop
+
+    Returns:
+        a tuple ``(regions, reasons)``: ``regions`` a ``(K, 4)`` float64 array
+        of ``(left, top, right, bottom)`` pixel regions (NaN rows for boxes
+        that can't be cropped), ``reasons`` a dict ``{k: reason}`` for those
+    """
+    regions = np.full((len(boxes), 4), np.nan)
+    reasons = {}
+    for k, box in enumerate(boxes):
+        if box is None:
+            reasons[k] = "no bounding box"
+            continue
+        try:
+            x, y, w, h = (float(v) for v in box)
+        except (TypeError, ValueError):
+            reasons[k] = "invalid bounding box %r" % (box,)
+            continue
+        if not np.isfinite([x, y, w, h]).all():
+            reasons[k] = "invalid bounding box %r" % (box,)
+            continue
+        if w <= 0 or h <= 0:
+            reasons[k] = "degenerate box: zero area (width %g, height %g)" % (w, h)
+            continue
+        x0, y0, x1, y1 = max(x, 0.0), max(y, 0.0), min(x + w, 1.0), min(y + h, 1.0)
+        if x1 <= x0 or y1 <= y0:
+            reasons[k] = "box outside the image: [%g, %g, %g, %g]" % (x, y, w, h)
+            continue
+        pw, ph = (x1 - x0) * width, (y1 - y0) * height
+        if min(pw, ph) < min_box_size:
+            reasons[k] = ("tiny box: %.1f x %.1f px in the image, below min_box_size=%g px"
+                          % (pw, ph, min_box_size))
+            continue
+        mx, my = context * (x1 - x0), context * (y1 - y0)
+        regions[k] = (max(x0 - mx, 0.0) * width, max(y0 - my, 0.0) * height,
+                      min(x1 + mx, 1.0) * width, min(y1 + my, 1.0) * height)
+    return regions, reasons
+
+
+def polyline_box(points):
+    """The relative bounding box ``[x, y, w, h]`` of a polyline's points (all its
+    shapes), None when it has none."""
+    xy = [p for shape in (points or []) for p in (shape or [])]
+    if not xy:
+        return None
+    try:
+        xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    except (TypeError, ValueError):
+        return None
+    (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
+    return [float(x0), float(y0), float(x1 - x0), float(y1 - y0)]
+
+
+class ObjectCrops:
+    """The crops of one image's objects, from the decoding worker.
+
+    Attributes:
+        pixels: the stacked model inputs of the cropped objects (``(K', S, S,
+            3)`` uint8 for a split preprocessing), None when none was cropped
+        positions: the positions (in the image's list of boxes) of those objects
+        reasons: ``{position: reason}`` for the objects that could not be cropped
+    """
+
+    def __init__(self, pixels, positions, reasons):
+        self.pixels = pixels
+        self.positions = positions
+        self.reasons = reasons
+
+
+class CropObjects:
+    """The worker transform of object embeddings: ``(img, boxes) -> ObjectCrops``.
+
+    Every box is cropped from the one decode of its image (see
+    :func:`crop_regions`) and squashed to the model's input: with a
+    :class:`ImagePreprocess <winnow.plugin.models.ImagePreprocess>` the region
+    is resized straight to ``size x size`` uint8 with its interpolation
+    (antialiased, sub-pixel region, no intermediate copy); other transforms get
+    the cropped PIL image.
+    """
+
+    def __init__(self, transforms, *, context=0.1, min_box_size=MIN_BOX_SIZE):
+        self.transforms = transforms
+        self.context = context
+        self.min_box_size = min_box_size
+
+    def __call__(self, img, boxes):
+        regions, reasons = crop_regions(boxes, img.width, img.height, context=self.context,
+                                        min_box_size=self.min_box_size)
+        positions = [k for k in range(len(boxes)) if k not in reasons]
+        crops = [self._squash(img, regions[k]) for k in positions]
+        return ObjectCrops(torch.stack(crops) if crops else None, positions, reasons)
+
+    def _squash(self, img, region):
+        t = self.transforms
+        if isinstance(t, models.ImagePreprocess):
+            from torchvision.transforms import functional as TF
+
+            crop = img.resize((t.size, t.size), TF.pil_modes_mapping[t.interpolation],
+                              box=tuple(float(v) for v in region))
+            return torch.from_numpy(np.array(crop, dtype=np.uint8))
+        return t(img.crop(tuple(int(round(float(v))) for v in region)))
+
+
+def run_model_on_objects(filepaths, boxes, loaded, *, forward=None, context=0.1,
+                         min_box_size=MIN_BOX_SIZE, batch_size=32, num_workers=None,
+                         skip_failures=True, progress=None):
+    """Runs a loaded model on the objects of image files: one decode per image, all
+    its crops from it (in the decoding workers), the crops in full batches.
+
+    Args:
+        filepaths: a list of N image paths
+        boxes: N lists of relative boxes, the objects of each image (see
+            :func:`crop_regions`); M objects in all
+        loaded, forward: see :func:`run_model`
+        context (0.1), min_box_size (4): see :func:`crop_regions`
+        batch_size (32): crops per forward pass
+        num_workers (None): see :func:`iter_batches`
+        skip_failures (True): see :func:`record_failures` (unreadable images;
+            boxes that can't be cropped are always recorded)
+        progress (None): a progress bar over the images
+
+    Returns:
+        a tuple ``(outputs, errors, image_errors)``: ``outputs`` an ``(M, D)``
+        float32 array, objects in order (rows of objects without a vector are
+        zeros), None when no object was embedded; ``errors`` a dict ``{m:
+        reason}`` for every object without a vector; ``image_errors`` ``{i:
+        reason}`` for the unreadable images
+    """
+    _, run = _model_pass(loaded, forward)
+    # Squashes to uint8 when the preprocessing runs split, as the whole-image pass.
+    crop = CropObjects(loaded.transforms, context=context, min_box_size=min_box_size)
+    offsets = [0]
+    for b in boxes:
+        offsets.append(offsets[-1] + len(b))
+    outputs = None
+    errors, image_errors = {}, {}
+    queued, queued_rows = [], []  # crops waiting for a full batch, and their objects
+
+    def run_queued(final):
+        nonlocal outputs, queued, queued_rows
+        if not queued:
+            return
+        pixels = torch.cat(queued) if len(queued) > 1 else queued[0]
+        rows = np.concatenate(queued_rows)
+        end = len(rows) if final else len(rows) - len(rows) % batch_size
+        for start in range(0, end, batch_size):
+            out = run(pixels[start:start + batch_size])
+            if outputs is None:
+                outputs = np.zeros((offsets[-1], out.shape[1]), dtype=np.float32)
+            outputs[rows[start:start + len(out)]] = out
+        queued = [pixels[end:]] if end < len(rows) else []
+        queued_rows = [rows[end:]] if end < len(rows) else []
+
+    # A few images per load (about one forward batch of crops at a few objects per
+    # image): small loads bound the memory of images with many objects.
+    images_per_load = max(1, batch_size // 4)
+    with fou.ProgressBar(total=len(filepaths), progress=progress) as pb:
+        for indices, batch, failures in iter_batches(
+            filepaths, crop, batch_size=images_per_load, num_workers=num_workers,
+            per_image=boxes,
+        ):
+            record_failures(failures, filepaths, image_errors, skip_failures=skip_failures)
+            for i, reason in failures:
+                errors.update((m, reason) for m in range(offsets[i], offsets[i + 1]))
+            for i, crops in zip(indices, batch or []):
+                errors.update((offsets[i] + k, r) for k, r in crops.reasons.items())
+                if crops.pixels is not None:
+                    queued.append(crops.pixels)
+                    queued_rows.append(offsets[i] + np.asarray(crops.positions, dtype=int))
+            if sum(len(r) for r in queued_rows) >= batch_size:
+                run_queued(final=False)
+            pb.update(count=len(indices) + len(failures))
+        run_queued(final=True)
+    return outputs, errors, image_errors
 
 
 def check_image_step(samples, *, batch_size, num_workers):
