@@ -41,7 +41,9 @@ def main(argv=None):
     iss.add_argument("--split-field", default=None,
                      help="a field holding each sample's split: also find leaks between splits")
     iss.add_argument("--train-split", default="train")
-    iss.add_argument("--no-duplicates", action="store_true", help="skip exact duplicates")
+    iss.add_argument("--no-duplicates", action="store_true", help="skip duplicates")
+    iss.add_argument("--exact-only", action="store_true",
+                     help="exact duplicates only (no near copies by fingerprint)")
 
     runs = sub.add_parser("runs", help="list the Winnow runs of a dataset")
     runs.add_argument("dataset")
@@ -95,7 +97,7 @@ def _issues(args):
     thresholds = {name: float(value) for name, value in args.threshold} or None
     print(winnow.find_image_issues(dataset, issues=args.issues, thresholds=thresholds))
     if not args.no_duplicates:
-        print(winnow.find_duplicates(dataset))
+        print(winnow.find_duplicates(dataset, near_copies=not args.exact_only))
     if args.split_field:
         # Near copies need embeddings; without them only exact copies are leaks.
         field = "embedding" if dataset.has_field("embedding") else None

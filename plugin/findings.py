@@ -46,7 +46,7 @@ STEPS = {
                                      ("sharpness", "Sharpness"),
                                      ("colorfulness", "Colourfulness"),
                                      ("aspect_ratio", "Aspect ratio"), ("size", "Size"))),
-    "duplicates": dict(label="Exact duplicates", operator="find_duplicates",
+    "duplicates": dict(label="Duplicates", operator="find_duplicates",
                        score_label=None, fields=(), status=None),
     "leaks": dict(label="Leaks between splits", operator="find_leaks",
                   score_label="Distance to the training copy", fields=(), status=None),
@@ -62,7 +62,7 @@ ACTIONS = [
     ("find_label_issues", "Find label issues"),
     ("compute_cam", "Compute CAM heatmaps"),
     ("find_image_issues", "Find image issues"),
-    ("find_duplicates", "Find exact duplicates"),
+    ("find_duplicates", "Find duplicates"),
     ("find_leaks", "Find leaks between splits"),
 ]
 

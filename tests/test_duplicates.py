@@ -82,7 +82,7 @@ def test_exact_copies_are_grouped_and_linked_to_the_first(make_dataset, files):
     assert res.num_decoded == 7
     assert hashes["rocket"].startswith("file:") and hashes["chelsea"].startswith("pixels:")
     run = winnow.get_run(ds, res.run_key)
-    assert run["method"] == "duplicates" and run["tags"] == ["duplicate"]
+    assert run["method"] == "duplicates" and run["tags"] == ["duplicate", "near_duplicate"]
     assert run["roles"] == {"link": "duplicate_of", "hash": "content_hash",
                             "error": "content_hash_error"}
 
@@ -103,6 +103,63 @@ def test_exact_copies_are_grouped_and_linked_to_the_first(make_dataset, files):
     assert _links(view, "duplicate_of") == {
         "rocket": "rocket_copy", "coffee": "coffee_tiff", "chelsea_bmp": "chelsea_copy",
         "chelsea": "chelsea_copy"}
+
+
+def test_near_copies_by_fingerprint_on_real_images(make_dataset, files, tmp_path):
+    """All 300 demo Fashion-MNIST images with planted re-encodes and resizes, and the
+    photos: exactly the planted copies are linked, exact ones tagged apart."""
+    fashion = sorted(os.listdir(FASHION))
+    samples = [fo.Sample(filepath=os.path.join(FASHION, f), name=f) for f in fashion]
+    planted = {}
+    for k, f in enumerate(fashion[:8]):
+        img = Image.open(os.path.join(FASHION, f))
+        name = "near_%d" % k
+        path = str(tmp_path / (name + (".jpg" if k < 5 else ".png")))
+        if k < 5:
+            img.save(path, quality=75)  # a re-encode
+        else:
+            img.resize((56, 56), Image.Resampling.BICUBIC).save(path)  # a resize
+        samples.append(fo.Sample(filepath=path, name=name))
+        planted[name] = f
+    samples += [fo.Sample(filepath=files[n], name=n) for n in ORDER]
+    ds = make_dataset(samples)
+
+    res = dup.find_duplicates(ds, near_copies=True, progress=False)
+
+    expected = dict(planted, astronaut_q90="astronaut", **EXPECTED)
+    assert _links(ds, "duplicate_of") == expected
+    near = sorted(list(planted) + ["astronaut_q90"])
+    assert sorted(ds.match_tags("near_duplicate").values("name")) == near
+    assert sorted(ds.match_tags("duplicate").values("name")) == sorted(EXPECTED)
+    assert res.num_near == len(near) and res.num_duplicates == len(EXPECTED)
+    assert "near copies tagged 'near_duplicate'" in str(res)
+    run = winnow.get_run(ds, res.run_key)
+    assert run["params"]["near_copies"] and run["counts"]["near"] == len(near)
+
+    # Exact only again: the near tags go, the exact result stays.
+    dup.find_duplicates(ds, progress=False)
+    assert "near_duplicate" not in ds.count_sample_tags()
+    assert _links(ds, "duplicate_of") == EXPECTED
+    with pytest.raises(ValueError, match="max_fingerprint_distance"):
+        dup.find_duplicates(ds, near_copies=True, max_fingerprint_distance=3)
+    with pytest.raises(ValueError, match="must differ"):
+        dup.find_duplicates(ds, near_copies=True, near_tag="duplicate")
+    assert _links(ds, "duplicate_of") == EXPECTED
+
+
+def test_fingerprints_ignore_compression_not_content():
+    photo = Image.fromarray(skimage.data.astronaut())
+    f = dup.fingerprint(photo)
+    assert f.shape == (63,) and f.dtype == np.float32 and abs(np.linalg.norm(f) - 1) < 1e-5
+    darker = Image.fromarray((np.asarray(photo) * 0.8).astype(np.uint8))
+    assert 1 - f @ dup.fingerprint(darker) < dup.DEFAULT_FINGERPRINT_DISTANCE
+    assert 1 - f @ dup.fingerprint(photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT)) > 0.1
+    # A near-constant image has no fingerprint (its coefficients would be noise).
+    rng = np.random.default_rng(0)
+    flat = rng.integers(100, 102, size=(64, 64, 3), dtype=np.uint8)
+    assert dup.fingerprint(Image.fromarray(flat)) is None
+    F = [f, None, f, dup.fingerprint(darker)]
+    assert dup.near_copy_groups(F, np.array([0, 1, 2, -1])).tolist() == [0, 1, 0, -1]
 
 
 def test_hashing_is_parallel_and_the_same_for_any_thread_count(files):
@@ -376,6 +433,10 @@ def test_operator_forms_flag_bad_values_before_running(splits):
     assert list(errors) == ["tag"] and "Tag 'train' is in use" in errors["tag"]
     errors = _form_errors(splits, "find_duplicates", link_field="filepath")
     assert list(errors) == ["link_field"] and "reserved" in errors["link_field"]
+    errors = _form_errors(splits, "find_duplicates", near_copies=True, near_tag="test")
+    assert list(errors) == ["near_tag"] and "Tag 'test' is in use" in errors["near_tag"]
+    errors = _form_errors(splits, "find_duplicates", near_copies=True, near_tag="duplicate")
+    assert list(errors) == ["near_tag"] and "must differ" in errors["near_tag"]
 
     assert _form_errors(splits, "find_leaks", split_field="split") == {}
     errors = _form_errors(splits, "find_leaks", split_field="split", train_split="nope")
