@@ -88,6 +88,9 @@ BUILD = 1  # bump whenever the planted sets change
 KINDS = ("dark", "light", "blurry", "low_information", "odd_aspect_ratio", "odd_size",
          "grayscale")
 COPIES = ("byte", "pixel", "jpeg")
+# The other set's copies: pixel-exact PNG re-saves, and near copies (JPEG 40-60, lossy
+# WebP 60-80, resized to 50-75 %).
+OTHER_COPIES = ("pixel", "near", "near")
 PER_KIND = 12
 NUM_CLEAN = 200
 NUM_TRAIN, NUM_TEST = 800, 200
@@ -286,6 +289,118 @@ def write_copy(out, src, copy, i, rng, prefix=""):
     return name
 
 
+def plant_other(out, rng):
+    """A second photo set made with other damage than ``plant_photos`` (none of its
+    recipes is one Winnow's thresholds were chosen on): rows ``{file, kind, copy,
+    copy_of}``. Its own crops (seed 1) of the same colour photographs."""
+    from PIL import ImageEnhance, ImageOps
+
+    colour = Cropper(CROP_SOURCES, rng)
+    rows = []
+
+    def save(img, name, kind, **options):
+        img = img if isinstance(img, Image.Image) else Image.fromarray(img)
+        img.save(os.path.join(out, name), **options)
+        rows.append(dict(file=name, kind=kind, copy=None, copy_of=None))
+
+    def base(size=None):
+        return colour.crop(size or clean_size(rng), is_clean)
+
+    def scaled_to(img, target):
+        """sRGB values scaled (brightness control, not exposure) to a mean luma."""
+        return np.asarray(ImageEnhance.Brightness(Image.fromarray(img)).enhance(
+            target / luma(img).mean()))
+
+    for i in range(PER_KIND):
+        # Odd shapes: whole crops squashed (not windows of that shape), both ways.
+        ratio = rng.uniform(4, 8)
+        size = (round(110 * ratio ** 0.5), round(110 / ratio ** 0.5))
+        save(Image.fromarray(base()).resize(size if i % 2 else size[::-1], Image.BICUBIC),
+             "odd_aspect_ratio_%02d.png" % i, "odd_aspect_ratio")
+        # Odd sizes: thumbnails of whole crops, and (every third) very large upscales.
+        img = Image.fromarray(base())
+        if i % 3 == 2:
+            side = int(rng.integers(700, 1000))
+            img = img.resize((side, side * img.height // img.width), Image.BICUBIC)
+        else:
+            img.thumbnail((int(rng.integers(16, 31)),) * 2, Image.LANCZOS)
+        save(img, "odd_size_%02d.png" % i, "odd_size")
+        save(scaled_to(base(), rng.uniform(10, 40)), "dark_%02d.png" % i, "dark")
+        # Light: an additive lift (washes out shadows too), clipped.
+        img = base().astype(np.float32)
+        target, lo, hi = rng.uniform(205, 240), 0.0, 255.0
+        for _ in range(20):  # the offset whose clipped result has the target mean luma
+            mid = (lo + hi) / 2
+            lo, hi = ((mid, hi) if luma(np.clip(img + mid, 0, 255).astype(np.uint8)).mean()
+                      < target else (lo, mid))
+        save(np.clip(img + hi, 0, 255).astype(np.uint8), "light_%02d.png" % i, "light")
+        img = Image.fromarray(base())
+        if i % 3 == 0:
+            img = img.filter(ImageFilter.BoxBlur(int(rng.integers(2, 5))))
+        elif i % 3 == 1:  # downscaled 4-6x and back: soft and blocky
+            f = rng.uniform(4, 6)
+            img = img.resize((max(1, round(img.width / f)), max(1, round(img.height / f))),
+                             Image.BILINEAR).resize(img.size, Image.BILINEAR)
+        else:  # horizontal motion blur, 9-15 px
+            k = int(rng.integers(9, 16))
+            arr = np.asarray(img, dtype=np.float32)
+            pad = np.pad(arr, ((0, 0), (k // 2, k - 1 - k // 2), (0, 0)), mode="edge")
+            arr = sum(pad[:, j:j + arr.shape[1]] for j in range(k)) / k
+            img = Image.fromarray(np.clip(np.round(arr), 0, 255).astype(np.uint8))
+        save(img, "blurry_%02d.png" % i, "blurry")
+        crop = base().astype(np.float32)
+        mean = crop.reshape(-1, 3).mean(0)
+        if i % 3 == 0:  # fog: 95 % of the mean colour, saved as JPEG
+            fog = mean + rng.uniform(0.03, 0.06) * (crop - mean)
+            save(np.round(fog).astype(np.uint8), "low_information_%02d.jpg" % i,
+                 "low_information", quality=85)
+        elif i % 3 == 1:  # a flat colour with JPEG artefacts only
+            flat = np.broadcast_to(mean, crop.shape)
+            save(np.round(flat).astype(np.uint8), "low_information_%02d.jpg" % i,
+                 "low_information", quality=60)
+        else:  # a smooth two-colour gradient
+            other = crop.reshape(-1, 3)[int(rng.integers(0, crop.shape[0] * crop.shape[1]))]
+            t = np.linspace(0, 1, crop.shape[0])[:, None, None]
+            grad = (1 - t) * mean + t * (0.7 * mean + 0.3 * other)
+            save(np.round(np.broadcast_to(grad, crop.shape)).astype(np.uint8),
+                 "low_information_%02d.png" % i, "low_information")
+        if i % 2 == 0:  # colour crops desaturated, saved as RGB
+            save(ImageOps.grayscale(Image.fromarray(base())).convert("RGB"),
+                 "grayscale_%02d.png" % i, "grayscale")
+        else:  # saved as 8-bit grayscale files
+            save(ImageOps.grayscale(Image.fromarray(base())), "grayscale_%02d.png" % i,
+                 "grayscale")
+    for i in range(NUM_CLEAN):
+        save(base(), "clean_%03d.png" % i, "clean")
+
+    originals = rng.choice(NUM_CLEAN, 3 * PER_KIND, replace=False)
+    for j, k in enumerate(originals):
+        copy, i = OTHER_COPIES[j // PER_KIND], j  # i: a file number unique in the set
+        src = "clean_%03d.png" % k
+        with Image.open(os.path.join(out, src)) as img:
+            img = img.convert("RGB")
+            if copy == "pixel":  # PNG again, other compression and metadata
+                from PIL import PngImagePlugin
+
+                meta = PngImagePlugin.PngInfo()
+                meta.add_text("Comment", "copy %d" % i)
+                name = "copy_pixel_%02d.png" % i
+                img.save(os.path.join(out, name), compress_level=1, pnginfo=meta)
+            elif i % 3 == 0:
+                name = "copy_near_%02d.jpg" % i
+                img.save(os.path.join(out, name), quality=int(rng.integers(40, 61)))
+            elif i % 3 == 1:
+                name = "copy_near_%02d.webp" % i
+                img.save(os.path.join(out, name), quality=int(rng.integers(60, 81)))
+            else:
+                f = rng.uniform(0.5, 0.75)
+                name = "copy_near_%02d.png" % i
+                img.resize((round(img.width * f), round(img.height * f)),
+                           Image.LANCZOS).save(os.path.join(out, name))
+        rows.append(dict(file=name, kind="clean", copy=copy, copy_of=src))
+    return rows
+
+
 def plant_splits(out, rng):
     """The split set from Fashion-MNIST: rows ``{file, split, copy, copy_of}``."""
     from scipy.spatial.distance import cdist
@@ -369,6 +484,9 @@ def build(force=False):
         with open(manifest_path) as f:
             manifest = json.load(f)
         if manifest.get("build") == BUILD:
+            if "other" not in manifest:  # added later: built beside the others
+                manifest["other"] = build_other()
+                write_manifest(manifest)
             return manifest
     start = time.perf_counter()
     shutil.rmtree(CACHE, ignore_errors=True)
@@ -382,11 +500,27 @@ def build(force=False):
                     large=plant_large(folders["large"], rng))
     check_planted(folders["photos"], manifest["photos"])
     check_planted(folders["splits"], manifest["splits"])
-    with open(manifest_path + ".tmp", "w") as f:
-        json.dump(manifest, f, indent=0)
-    os.replace(manifest_path + ".tmp", manifest_path)
+    manifest["other"] = build_other()
+    write_manifest(manifest)
     print("built the planted sets in %s (%.0f s)" % (CACHE, time.perf_counter() - start))
     return manifest
+
+
+def build_other():
+    """Builds the second photo set (:func:`plant_other`, seed 1); returns its rows."""
+    folder = os.path.join(CACHE, "other")
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
+    rows = plant_other(folder, np.random.default_rng(1))
+    check_planted(folder, rows)
+    return rows
+
+
+def write_manifest(manifest):
+    path = os.path.join(CACHE, "manifest.json")
+    with open(path + ".tmp", "w") as f:
+        json.dump(manifest, f, indent=0)
+    os.replace(path + ".tmp", path)
 
 
 # ---------------------------------------------------------------- scoring
@@ -614,6 +748,13 @@ class Planted:
         self.exact = {p: c for p, c in self.copies.items() if c in ("byte", "pixel")}
         self.split_copies = {pair(r): r["copy"] for r in self.split_rows if r["copy"]}
         self.leaks = {r["file"]: r["copy"] for r in self.split_rows if r["copy"]}
+        # The second photo set (other damage, see plant_other).
+        self.other = manifest["other"]
+        self.other_paths = [os.path.join(CACHE, "other", r["file"]) for r in self.other]
+        self.other_category = {r["file"]: (r["copy"] or r["kind"]) for r in self.other}
+        self.other_kinds = {k: {r["file"]: k for r in self.other if r["kind"] == k}
+                            for k in KINDS}
+        self.other_copies = {pair(r): r["copy"] for r in self.other if r["copy"]}
 
 
 def pair(row):
@@ -699,6 +840,32 @@ def measure(planted, *, reps, winnow):
                 "copies", "Winnow `find_duplicates` + `find_redundant(max_distance=%g)`"
                 % near_distance, dup_pairs | winnow_pairs(photo_ds, redundancy.LINK_FIELD), s))
 
+        if find_duplicates and "near_copies" in inspect.signature(find_duplicates).parameters:
+            near_ds = make_dataset(planted.photo_paths)
+            kept.append(near_ds)
+            s, _ = timed(find_duplicates, near_ds, near_copies=True, progress=False)
+            out["pairs"].append(("copies", "Winnow `find_duplicates(near_copies=True)` "
+                                 "(fingerprints)", winnow_pairs(near_ds, "duplicate_of"), s))
+
+        # The second photo set: other damage and other near copies, same rows.
+        s, other_lab = run_cleanvision(planted.other_paths)
+        out["other_flags"] = {"CleanVision": cleanvision_flags(other_lab)}
+        out["other_pairs"] = [("CleanVision `exact_duplicates` + `near_duplicates` (pHash)",
+                               cleanvision_pairs(other_lab, "exact_duplicates")
+                               | cleanvision_pairs(other_lab, "near_duplicates"), s)]
+        other_ds = make_dataset(planted.other_paths)
+        kept.append(other_ds)
+        if find_image_issues:
+            find_image_issues(other_ds, progress=False)
+            out["other_flags"]["Winnow"] = tag_flags(other_ds)
+        if find_duplicates:
+            near = ("near_copies" in inspect.signature(find_duplicates).parameters)
+            s, _ = timed(find_duplicates, other_ds, progress=False,
+                         **(dict(near_copies=True) if near else {}))
+            out["other_pairs"].insert(0, ("Winnow `find_duplicates(%s)`"
+                                          % ("near_copies=True" if near else ""),
+                                          winnow_pairs(other_ds, "duplicate_of"), s))
+
         out["pairs"].append(("exact", "CleanVision `exact_duplicates` (md5 of pixels)",
                              cv_exact, None))
         out["pairs"].append(("copies", "CleanVision `exact_duplicates` + `near_duplicates` "
@@ -744,20 +911,34 @@ def near_copy_distance(find_leaks):
 # ---------------------------------------------------------------- tables
 
 
-def print_kinds(planted, flags):
-    num_clean = sum(1 for c in planted.category.values() if c not in KINDS)
-    print("\n## Image issues: planted real photographs\n")
-    print("Photo set: %d images (%d clean, %d of them copies; %d per kind), %d CPU cores; "
+def print_kinds(planted, flags, *, other=False):
+    """The kind table of the photo set (or, ``other``, of the second set)."""
+    category = planted.other_category if other else planted.category
+    kinds = planted.other_kinds if other else planted.kinds
+    copies = OTHER_COPIES if other else COPIES
+    num_clean = sum(1 for c in category.values() if c not in KINDS)
+    num_copies = sum(1 for c in category.values() if c in copies)
+    if other:
+        print("\n## Image issues: a second planted set, other damage\n")
+        print("Made by `plant_other` (none of its recipes is one the thresholds were chosen "
+              "on): brightness scaling in sRGB (dark), an additive lift (light), box / "
+              "down-up-scale / motion blur, fog, flat colours and gradients saved as JPEG or "
+              "PNG (low information), whole crops squashed to 4:1-8:1, thumbnails of 16-30 px "
+              "and 700-1000 px upscales (odd size), desaturated colour crops as RGB and as "
+              "8-bit grayscale files.\n")
+    else:
+        print("\n## Image issues: planted real photographs\n")
+    print("%d images (%d clean, %d of them copies; %d per kind), %d CPU cores; "
           "CleanVision %s (`find_issues(n_jobs=2)`, default thresholds). Cells: precision "
           "(hits/flagged) and recall (hits/planted).\n"
-          % (len(planted.photos), num_clean, len(planted.copies), PER_KIND, os.cpu_count(),
+          % (len(category), num_clean, num_copies, PER_KIND, os.cpu_count(),
              cleanvision_version()))
     rows = [r for r in ("Winnow", "Winnow fused", "CleanVision") if r in flags]
     print("| kind | " + " | ".join("%s P | %s R" % (r, r) for r in rows)
           + " | target: R ≥ %.2f, P ≥ CleanVision's |" % TARGET_RECALL)
     print("|---|" + "---:|---:|" * len(rows) + "---|")
     for kind in KINDS:
-        truth = planted.kinds[kind]
+        truth = kinds[kind]
         cells = []
         for r in rows:
             tp, n_pred, n_true = prf(flags[r][kind], truth)
@@ -780,10 +961,10 @@ def print_kinds(planted, flags):
         print("\n%s flags by planted category (rows: what was planted; columns: flag):\n" % r)
         print("| planted | n | " + " | ".join(KINDS) + " |")
         print("|---|---:|" + "---:|" * len(KINDS))
-        for cat in ("clean",) + KINDS + COPIES:
-            members = {f for f, c in planted.category.items() if c == cat}
+        for cat in ("clean",) + KINDS + tuple(dict.fromkeys(copies)):
+            members = {f for f, c in category.items() if c == cat}
             counts = [len(flags[r][k] & members) for k in KINDS]
-            label = "copy (%s)" % cat if cat in COPIES else cat
+            label = "copy (%s)" % cat if cat in copies else cat
             print("| %s | %d | %s |" % (label, len(members), " | ".join(map(str, counts))))
 
 
@@ -821,6 +1002,24 @@ def print_copies(planted, pairs, leaks, margins):
         print("| %s | %.4f | %.4f | %.4f / %.4f / %.4f | %.4f / %.4f / %.4f |" % (
             name, by_type["byte"].max(), by_type["pixel"].max(), jpeg.min(), np.median(jpeg),
             jpeg.max(), nearest.min(), np.percentile(nearest, 1), np.median(nearest)))
+
+
+def print_other_copies(planted, pairs):
+    truth = planted.other_copies
+    print("\nCopies in the second set (%d pairs: %d pixel-exact PNG re-saves, %d near: JPEG "
+          "quality 40-60, lossy WebP 60-80, resized to 50-75 %%), scored per pair:\n"
+          % (len(truth), sum(c == "pixel" for c in truth.values()),
+             sum(c == "near" for c in truth.values())))
+    print("| method | P | R | R pixel | R near | s |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for method, predicted, s in pairs:
+        tp, n_pred, n_true = prf(predicted, truth)
+        by_type = []
+        for copy in ("pixel", "near"):
+            sub = {k for k, v in truth.items() if v == copy}
+            by_type.append(cell(len(predicted & sub), len(sub)))
+        print("| %s | %s | %s | %s | %s |" % (method, cell(tp, n_pred), cell(tp, n_true),
+                                             " | ".join(by_type), "%.2f" % s))
 
 
 def print_speed(planted, speed, fused, reps):
@@ -884,11 +1083,14 @@ def main():
     logging.getLogger("fiftyone").setLevel(logging.WARNING)  # Brain's progress lines
     torch.manual_seed(0)
     start = time.perf_counter()
-    warm_file_cache(planted.photo_paths + planted.large_paths + planted.split_paths)
+    warm_file_cache(planted.photo_paths + planted.large_paths + planted.split_paths
+                    + planted.other_paths)
     out = measure(planted, reps=args.reps, winnow=winnow)
 
     print_kinds(planted, out["flags"])
     print_copies(planted, out["pairs"], out["leaks"], out["margins"])
+    print_kinds(planted, out["other_flags"], other=True)
+    print_other_copies(planted, out["other_pairs"])
     print_speed(planted, out["speed"], out["fused"], args.reps)
     print("\nWhole run: %.0f s on %d CPU cores (planted sets cached in %s)"
           % (time.perf_counter() - start, os.cpu_count(), os.path.relpath(CACHE)))
