@@ -453,6 +453,12 @@ def _run_row(run):
     when = ts.strftime("%Y-%m-%d %H:%M") if isinstance(ts, datetime.datetime) else str(ts)
     params = ", ".join("%s=%s" % (k, _short(v)) for k, v in sorted(run["params"].items())
                        if v is not None and not isinstance(v, (list, dict)))
+    used = run["params"].get("classifier_used")
+    if isinstance(used, dict) and used.get("name"):
+        # Which classifier ran (label steps), first so that eliding never hides it.
+        main = used.get("main")
+        params = "classifier %s%s; %s" % (used["name"], " (mostly %s)" % main
+                                          if main and main != used["name"] else "", params)
     if len(params) > PARAMS_CHARS:
         params = params[:PARAMS_CHARS - 1] + "…"
     counts = ", ".join("%s %s" % (v, k) for k, v in run["counts"].items()
