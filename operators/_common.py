@@ -97,6 +97,19 @@ def vector_fields(dataset):
     return sorted(out)
 
 
+def patches_fields(dataset):
+    """Names of the dataset's fields whose objects a step can run on (``patches_field=``),
+    sorted: ``fo.Detections`` and ``fo.Polylines`` fields (polylines by their boxes)."""
+    import fiftyone.core.labels as fol
+
+    if dataset is None:
+        return []
+    return sorted(name for name, field in dataset.get_field_schema().items()
+                  if not name.startswith("_")
+                  and issubclass(getattr(field, "document_type", None) or object,
+                                 (fol.Detections, fol.Polylines)))
+
+
 # The radio choice that stands for None (the App's enums need a string).
 NONE = "none"
 
