@@ -99,7 +99,7 @@ def _issues(args):
     if not args.no_duplicates:
         print(winnow.find_duplicates(dataset, near_copies=not args.exact_only))
     if args.split_field:
-        # Near copies need embeddings; without them only exact copies are leaks.
+        # Near copies by fingerprint always; by embeddings too where the dataset has them.
         field = "embedding" if dataset.has_field("embedding") else None
         print(winnow.find_leaks(dataset, split_field=args.split_field,
                                 train_split=args.train_split, embeddings_field=field))

@@ -59,7 +59,7 @@ class FindLeaks(foo.Operator):
         inputs.str("train_split", default=d["train_split"], required=True,
                            label="Training split")
         vectors = types.DropdownView()
-        vectors.add_choice(NONE, label="(exact copies only)")
+        vectors.add_choice(NONE, label="(none)")
         fields = vector_fields(ctx.dataset)
         for f in fields:
             vectors.add_choice(f, label=f)
@@ -70,6 +70,9 @@ class FindLeaks(foo.Operator):
                      max=2.0, label="Largest cosine distance of a near copy",
                      description="Empty: %.2f (measured on JPEG re-encodes, see the docs)"
                                  % engine.DEFAULT_MAX_DISTANCE)
+        inputs.bool("fingerprints", default=d["fingerprints"],
+                    label="Near copies by fingerprint too",
+                    description="Re-encodes and resizes (decodes every image at reduced size)")
         tag = inputs.str("tag", default=d["tag"], required=True, label="Tag")
         link = inputs.str("link_field", default=d["link_field"], required=True,
                           label="Link field", description="The training sample's id")

@@ -127,7 +127,7 @@ def _fingerprint_file(path):
         return None, images.describe_error(e)
 
 
-def fingerprints(filepaths, *, num_workers=None, progress=None):
+def file_fingerprints(filepaths, *, num_workers=None, progress=None):
     """The :func:`fingerprint` of each image file, decoded at reduced size.
 
     Args:
@@ -317,6 +317,16 @@ def _stored_hashes(samples, hash_field, error_field):
     return ContentHashes(list(hashes), errors, 0)
 
 
+def _check_distance(value, default, name):
+    """A cosine distance parameter as a float in [0, 2] (None: ``default``)."""
+    if value is None:
+        return float(default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not 0.0 <= value <= 2.0:
+        raise ValueError("%s is a cosine distance in [0, 2]; got %r" % (name, value))
+    return float(value)
+
+
 # ---------------------------------------------------------------- duplicates
 
 
@@ -424,13 +434,8 @@ def find_duplicates(samples, *, tag="duplicate", link_field="duplicate_of",
         a :class:`DuplicatesResults`
     """
     images.check_image_step(samples, batch_size=HASH_BATCH, num_workers=num_workers)
-    if max_fingerprint_distance is None:
-        max_fingerprint_distance = DEFAULT_FINGERPRINT_DISTANCE
-    if isinstance(max_fingerprint_distance, bool) \
-            or not isinstance(max_fingerprint_distance, (int, float)) \
-            or not 0.0 <= max_fingerprint_distance <= 2.0:
-        raise ValueError("max_fingerprint_distance is a cosine distance in [0, 2]; got %r"
-                         % (max_fingerprint_distance,))
+    max_fingerprint_distance = _check_distance(
+        max_fingerprint_distance, DEFAULT_FINGERPRINT_DISTANCE, "max_fingerprint_distance")
     if near_tag == tag:
         raise ValueError("near_tag and tag must differ (exact and near copies are told "
                          "apart by their tags); both are %r" % tag)
@@ -445,8 +450,8 @@ def find_duplicates(samples, *, tag="duplicate", link_field="duplicate_of",
     exact = duplicate_groups(hashes)
     kept = exact
     if near_copies:
-        F, _ = fingerprints(filepaths, num_workers=num_workers, progress=progress)
-        kept = near_copy_groups(F, exact, max_distance=float(max_fingerprint_distance),
+        F, _ = file_fingerprints(filepaths, num_workers=num_workers, progress=progress)
+        kept = near_copy_groups(F, exact, max_distance=max_fingerprint_distance,
                                 progress=progress)
     copies = np.flatnonzero((kept >= 0) & (kept != np.arange(len(ids))))
     kept_of = {ids[i]: ids[kept[i]] for i in copies}
@@ -475,8 +480,7 @@ def find_duplicates(samples, *, tag="duplicate", link_field="duplicate_of",
 
     num_groups = len(set(kept[copies].tolist()))
     params = dict(hash_field=hash_field, near_copies=bool(near_copies),
-                  max_fingerprint_distance=(float(max_fingerprint_distance) if near_copies
-                                            else None),
+                  max_fingerprint_distance=max_fingerprint_distance if near_copies else None,
                   recompute=recompute, num_workers=num_workers)
     counts = dict(samples=len(ids), duplicates=len(exact_ids), near=len(near_ids),
                   groups=num_groups, decoded=num_decoded, failed=len(errors),
@@ -602,7 +606,8 @@ class LeaksResults(runs.Results):
         num_train: samples in the training split
         num_leaks: samples outside it tagged as copies of a training sample
         num_exact, num_near: of those, exact copies (content hash) and near
-            copies (embeddings within ``max_distance``)
+            copies (fingerprints or embeddings)
+        num_fingerprint: of the near copies, those matched by fingerprint
         leak_ids: ids of the tagged samples
         leak_of: ``{leak id: id of the training sample it copies}``
         leaks_per_split: ``{split: number of leaks}``
@@ -616,7 +621,7 @@ class LeaksResults(runs.Results):
     """
 
     ATTRIBUTES = ("num_samples", "num_train", "num_leaks", "num_exact", "num_near",
-                  "leak_ids", "leak_of", "leaks_per_split", "splits", "max_distance",
+                  "num_fingerprint", "leak_ids", "leak_of", "leaks_per_split", "splits", "max_distance",
                   "num_unhashed", "reused_hashes", "tag", "link_field", "distance_field",
                   "run_key", "params", "seconds")
 
@@ -626,8 +631,12 @@ class LeaksResults(runs.Results):
 
     def summary(self):
         per_split = ", ".join("%s %d" % kv for kv in sorted(self.leaks_per_split.items()))
-        near = ("%d near within cosine %g" % (self.num_near, self.max_distance)
-                if self.max_distance is not None else "exact copies only")
+        tests = (["fingerprints"] if self.params.get("fingerprints") else []) + (
+            ["embeddings within cosine %g" % self.max_distance]
+            if self.max_distance is not None else [])
+        near = ("%d near (%d by fingerprint; %s)" % (self.num_near, self.num_fingerprint,
+                                                     " and ".join(tests))
+                if tests else "exact copies only")
         return ("Leaks: %d of %d samples outside %r tagged %r (%d exact, %s; per split: %s), "
                 "linked in %r, distances in %r, %.1f s"
                 % (self.num_leaks, self.num_samples - self.num_train,
@@ -636,9 +645,10 @@ class LeaksResults(runs.Results):
 
 
 def find_leaks(samples, *, split_field=None, split_tags=None, train_split="train",
-               embeddings_field="embedding", max_distance=None, tag="leak",
-               link_field="leak_of", distance_field="leak_distance",
-               hash_field="content_hash", overwrite=False, progress=None, num_workers=None):
+               embeddings_field="embedding", max_distance=None, fingerprints=True,
+               max_fingerprint_distance=None, tag="leak", link_field="leak_of",
+               distance_field="leak_distance", hash_field="content_hash", overwrite=False,
+               progress=None, num_workers=None):
     """Tags the samples outside the training split that are copies of a training sample.
 
     Mirrors FiftyOne Brain's ``compute_leaky_splits``. Each sample's split is
@@ -647,12 +657,20 @@ def find_leaks(samples, *, split_field=None, split_tags=None, train_split="train
 
     - an exact copy of a training sample: the same content hash (same bytes
       or same pixels, see :func:`content_hashes`): distance 0.0; or
+    - a re-encode or resize of one (``fingerprints=True``): the cosine
+      distance of its :func:`fingerprint` to the nearest training sample's is
+      at most ``max_fingerprint_distance`` (as in :func:`find_duplicates`); or
     - a near copy: the cosine distance of its embedding to the nearest
       training sample's is at most ``max_distance`` (:func:`nearest_cosine`).
 
     It gets ``tag``, the training sample's id in ``link_field`` (the first in
     view order for exact copies, the nearest for near ones) and the distance
-    in ``distance_field``; training samples are never tagged. Copies between
+    of the first test it passed, in that order, in ``distance_field`` (0.0,
+    a fingerprint distance <= 0.002 or an embedding distance: smaller is
+    closer either way); training samples are never tagged. Fingerprints
+    catch the re-encodes of photographs that embeddings place too far
+    (JPEGs of small photo crops up to 0.16 apart), embeddings the edits that
+    fingerprints do not (crops, flips). Copies between
     two non-training splits are not leaks here. The content hashes a complete
     :func:`find_duplicates` run stored in ``hash_field`` are reused when they
     cover the whole view; otherwise the files are hashed (not stored).
@@ -690,9 +708,13 @@ def find_leaks(samples, *, split_field=None, split_tags=None, train_split="train
         split_field (None), split_tags (None), train_split ("train"): the
             splits, see :func:`read_splits`
         embeddings_field ("embedding"): the vector field for near copies; None
-            finds exact copies only
+            finds exact copies (and fingerprint matches) only
         max_distance (None): the largest cosine distance of a near copy, in
             ``[0, 2]``; None means :data:`DEFAULT_MAX_DISTANCE`
+        fingerprints (True): also match by fingerprint (decodes every image
+            at reduced size)
+        max_fingerprint_distance (None): see :func:`find_duplicates`; None
+            means :data:`DEFAULT_FINGERPRINT_DISTANCE`
         tag ("leak"): the sample tag for leaks
         link_field ("leak_of"): string field, the training sample's id
         distance_field ("leak_distance"): float field, the cosine distance to
@@ -708,13 +730,9 @@ def find_leaks(samples, *, split_field=None, split_tags=None, train_split="train
         a :class:`LeaksResults`
     """
     images.check_image_step(samples, batch_size=HASH_BATCH, num_workers=num_workers)
-    if max_distance is None:
-        max_distance = DEFAULT_MAX_DISTANCE
-    if isinstance(max_distance, bool) or not isinstance(max_distance, (int, float)) \
-            or not 0.0 <= max_distance <= 2.0:
-        raise ValueError("max_distance is a cosine distance in [0, 2]; got %r"
-                         % (max_distance,))
-    max_distance = float(max_distance)
+    max_distance = _check_distance(max_distance, DEFAULT_MAX_DISTANCE, "max_distance")
+    max_fingerprint_distance = _check_distance(
+        max_fingerprint_distance, DEFAULT_FINGERPRINT_DISTANCE, "max_fingerprint_distance")
     inputs.check_name(hash_field, "hash_field")
     # The splits are read, not written: refuse outputs that would overwrite them.
     if isinstance(split_tags, (list, tuple)) and tag in split_tags:
@@ -737,14 +755,17 @@ def find_leaks(samples, *, split_field=None, split_tags=None, train_split="train
             raise ValueError("%s; or pass embeddings_field=None to find exact copies only"
                              % e)
     stored = _stored_hashes(samples, hash_field, hash_field + "_error")
-    hashes = (stored or content_hashes(samples.values("filepath"), num_workers=num_workers,
+    filepaths = samples.values("filepath")
+    hashes = (stored or content_hashes(filepaths, num_workers=num_workers,
                                        progress=progress)).hashes
     num_unhashed = sum(h is None for h in hashes)
+    F = (file_fingerprints(filepaths, num_workers=num_workers, progress=progress)[0]
+         if fingerprints else None)
 
     # Stored hashes are not re-read: then the near-copy search is what reports progress.
-    leak_of, distance, num_exact = _match_leaks(ids, is_train, hashes, embedded,
-                                                max_distance,
-                                                progress=progress if stored else None)
+    leak_of, distance, num_exact, num_fingerprint = _match_leaks(
+        ids, is_train, hashes, embedded, max_distance, F, max_fingerprint_distance,
+        progress=progress if stored and not fingerprints else None)
 
     dataset = samples._root_dataset
     with step.writing():
@@ -765,15 +786,19 @@ def find_leaks(samples, *, split_field=None, split_tags=None, train_split="train
     params = dict(split_field=split_field, split_tags=list(split_tags or []) or None,
                   train_split=train_split, embeddings_field=embeddings_field,
                   max_distance=max_distance if embeddings_field is not None else None,
+                  fingerprints=bool(fingerprints),
+                  max_fingerprint_distance=max_fingerprint_distance if fingerprints else None,
                   hash_field=hash_field)
     counts = dict(samples=len(ids), train=int(is_train.sum()), leaks=len(leak_of),
                   exact=num_exact, near=len(leak_of) - num_exact,
+                  by_fingerprint=num_fingerprint,
                   skipped=embedded.num_skipped if embedded else 0, unhashed=num_unhashed,
                   reused_hashes=stored is not None)
     key = step.record(params, counts)
     return LeaksResults(
         num_samples=len(ids), num_train=int(is_train.sum()), num_leaks=len(leak_of),
-        num_exact=num_exact, num_near=len(leak_of) - num_exact, leak_ids=list(leak_of),
+        num_exact=num_exact, num_near=len(leak_of) - num_exact,
+        num_fingerprint=num_fingerprint, leak_ids=list(leak_of),
         leak_of=leak_of, leaks_per_split=leaks_per_split,
         splits=dict(collections.Counter(splits.tolist())),
         max_distance=params["max_distance"],
@@ -784,10 +809,12 @@ def find_leaks(samples, *, split_field=None, split_tags=None, train_split="train
     )
 
 
-def _match_leaks(ids, is_train, hashes, embedded, max_distance, progress=None):
+def _match_leaks(ids, is_train, hashes, embedded, max_distance, F=None,
+                 max_fingerprint_distance=DEFAULT_FINGERPRINT_DISTANCE, progress=None):
     """``({leak id: training id}, {leak id: cosine distance}, number of exact
-    copies)``: exact copies first (distance 0.0), then near copies among the rest
-    (see :func:`find_leaks`)."""
+    copies, number matched by fingerprint)``: exact copies first (distance 0.0),
+    then fingerprint matches (``F``: N fingerprints or None), then near copies by
+    embeddings among the rest (see :func:`find_leaks`)."""
     first_train = {}
     for i in np.flatnonzero(is_train):
         if hashes[i] is not None:
@@ -798,18 +825,29 @@ def _match_leaks(ids, is_train, hashes, embedded, max_distance, progress=None):
             leak_of[ids[i]] = first_train[hashes[i]]
             distance[ids[i]] = 0.0
     num_exact = len(leak_of)
-    if embedded is None:
-        return leak_of, distance, num_exact
     train_ids = set(np.asarray(ids, dtype=object)[is_train].tolist())
-    rows_train = [r for r, i in enumerate(embedded.ids) if i in train_ids]
-    rows_query = [r for r, i in enumerate(embedded.ids)
-                  if i not in train_ids and i not in leak_of]
+    if F is not None:
+        with_f = [r for r in range(len(ids)) if F[r] is not None]
+        _match_nearest([F[r] for r in with_f], [ids[r] for r in with_f], train_ids,
+                       max_fingerprint_distance, leak_of, distance)
+    num_fingerprint = len(leak_of) - num_exact
+    if embedded is not None:
+        _match_nearest(embedded.X, embedded.ids, train_ids, max_distance, leak_of,
+                       distance, progress=progress)
+    return leak_of, distance, num_exact, num_fingerprint
+
+
+def _match_nearest(X, row_ids, train_ids, max_distance, leak_of, distance,
+                   progress=None):
+    """Links each row outside training not yet a leak to its nearest training row
+    (cosine) when within ``max_distance``; updates ``leak_of`` and ``distance``."""
+    rows_train = [r for r, i in enumerate(row_ids) if i in train_ids]
+    rows_query = [r for r, i in enumerate(row_ids) if i not in train_ids and i not in leak_of]
     if not rows_train or not rows_query:
-        return leak_of, distance, num_exact
-    nearest, dist = nearest_cosine(embedded.X[rows_query], embedded.X[rows_train],
-                                   progress=progress)
+        return
+    X = X if isinstance(X, np.ndarray) else np.stack(X)
+    nearest, dist = nearest_cosine(X[rows_query], X[rows_train], progress=progress)
     for r, j, d in zip(rows_query, nearest, dist):
         if d <= max_distance:
-            leak_of[embedded.ids[r]] = embedded.ids[rows_train[j]]
-            distance[embedded.ids[r]] = float(d)
-    return leak_of, distance, num_exact
+            leak_of[row_ids[r]] = row_ids[rows_train[j]]
+            distance[row_ids[r]] = float(d)

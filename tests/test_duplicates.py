@@ -326,9 +326,19 @@ def test_leaks_exact_and_near_copies_across_splits(splits):
     assert _links(splits, "leak_of") == LEAKS and res_tags.num_leaks == 6
     assert len(winnow.list_runs(splits, "leaks")) == 1
 
-    # Exact copies only, without embeddings; the hashes find_duplicates stored are reused.
+    # The JPEG re-encodes were matched by fingerprint before embeddings were looked at.
+    assert res.num_fingerprint == 3 and run["params"]["fingerprints"]
+    assert "3 by fingerprint" in str(res)
+
+    # Without embeddings the fingerprints still find the re-encodes; without both, exact
+    # copies only. The hashes find_duplicates stored are reused.
     dup.find_duplicates(splits, progress=False)
-    exact = dup.find_leaks(splits, split_field="split", embeddings_field=None, progress=False)
+    no_emb = dup.find_leaks(splits, split_field="split", embeddings_field=None,
+                            progress=False)
+    assert no_emb.reused_hashes and no_emb.num_fingerprint == 3
+    assert _links(splits, "leak_of") == LEAKS
+    exact = dup.find_leaks(splits, split_field="split", embeddings_field=None,
+                           fingerprints=False, progress=False)
     assert exact.reused_hashes and exact.num_near == 0
     assert _links(splits, "leak_of") == {n: LEAKS[n] for n in EXACT}
     assert splits.count_sample_tags()["duplicate"] == 4  # the other run's tag is untouched
