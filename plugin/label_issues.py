@@ -1,4 +1,5 @@
-"""Label issues: out-of-sample class probabilities from bagged MLPs, then cleanlab.
+"""Label issues: out-of-sample class probabilities (by default a cross-fitted mixture of
+bagged MLPs and logistic regressions, :mod:`classifiers`), then cleanlab.
 
 Array level (no FiftyOne):
 
@@ -21,14 +22,15 @@ import fiftyone as fo
 import fiftyone.core.fields as fof
 import fiftyone.core.utils as fou
 
-from . import inputs, runs
+from . import classifiers, inputs, runs
 
 logger = logging.getLogger(__name__)
 
 STEP = "label_issues"
 PREDICT_STEP = "predict_labels"
+DEFAULT_LABEL_FIELD = "ground_truth"
 
-CLASSIFIERS = ("bagging-mlp", "mlp", "logistic")
+CLASSIFIERS = ("auto", "bagging-mlp", "mlp", "logistic")
 FILTER_BY = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning",
              "predicted_neq_given", "low_normalized_margin", "low_self_confidence")
 MULTILABEL_SCORES = ("cleanlab", "mse")
@@ -109,7 +111,10 @@ def make_classifier(classifier="bagging-mlp", *, multi_label=False, seed=0, hidd
     from sklearn.base import clone
 
     if not isinstance(classifier, str):
-        return clone(classifier)
+        model = clone(classifier)
+        if "random_state" in model.get_params(deep=False):  # members differ, as built-ins do
+            model.set_params(random_state=seed)
+        return model
     if classifier in ("bagging-mlp", "mlp"):
         from .mlp import TorchMLPClassifier
 
@@ -181,7 +186,7 @@ def _predict(model, X, n_classes, multi_label):
     return out
 
 
-def fit_out_of_sample(X, labels, *, classifier="bagging-mlp", n_estimators=10,
+def fit_out_of_sample(X, labels, *, classifier="auto", n_estimators=10,
                       max_samples=0.75, seed=0, multi_label=False, n_classes=None,
                       X_extra=None, progress=False, max_rows=DEFAULT_MAX_ROWS):
     """Trains the ensemble and predicts every sample out of sample.
@@ -197,7 +202,9 @@ def fit_out_of_sample(X, labels, *, classifier="bagging-mlp", n_estimators=10,
         X: an ``(N, D)`` feature array of the labeled samples
         labels: ``(N,)`` int class indices, or for ``multi_label`` an ``(N, K)``
             0/1 indicator array
-        classifier ("bagging-mlp"): ``"bagging-mlp"``, ``"mlp"`` / ``"logistic"``
+        classifier ("auto"): ``"auto"`` (a cross-fitted mixture of bagged MLPs and
+            logistic regressions, :func:`~.classifiers.fit_auto`; a dict under
+            ``classifier`` says what ran), ``"bagging-mlp"``, ``"mlp"`` / ``"logistic"``
             (K-fold, ``max_samples`` ignored) or a scikit-learn classifier with
             ``predict_proba`` (cloned per member)
         n_estimators (10): members (= folds), at least 2
@@ -226,6 +233,11 @@ def fit_out_of_sample(X, labels, *, classifier="bagging-mlp", n_estimators=10,
     if n < 2 * n_estimators:
         raise ValueError("Need at least %d labeled samples for %d members; got %d"
                          % (2 * n_estimators, n_estimators, n))
+    if isinstance(classifier, str) and classifier == classifiers.AUTO:
+        return classifiers.fit_auto(
+            fit_out_of_sample, X, labels, n_estimators=n_estimators, max_samples=max_samples,
+            seed=seed, multi_label=multi_label, n_classes=n_classes, X_extra=X_extra,
+            progress=progress, max_rows=max_rows)
     if isinstance(classifier, str) and classifier != "bagging-mlp":
         max_samples = None
     out_of_fold = 1.0 - 1.0 / n_estimators
@@ -263,10 +275,12 @@ def fit_out_of_sample(X, labels, *, classifier="bagging-mlp", n_estimators=10,
             pb.update()
     assert counts.min() >= 1  # fold `member` is never in bag `member`
     return dict(probs=sums / counts[:, None], counts=counts, trained_on=trained_on,
-                extra_probs=None if extra is None else extra / n_estimators)
+                extra_probs=None if extra is None else extra / n_estimators, folds=folds,
+                classifier=dict(name=classifier if isinstance(classifier, str)
+                                else repr(classifier)))
 
 
-def out_of_sample_probs(X, labels, *, classifier="bagging-mlp", n_estimators=10,
+def out_of_sample_probs(X, labels, *, classifier="auto", n_estimators=10,
                         max_samples=0.75, seed=0, multi_label=False, n_classes=None,
                         preprocess=True, progress=False):
     """Out-of-sample class probabilities: no row comes from a model that trained on it.
@@ -357,34 +371,58 @@ class LabelIssuesResults(runs.Results):
             quality_field, suggestion_field, saved_view: :func:`find_label_issues` only
         num_predicted, num_unlabeled, fill_rate_before, fill_rate_after:
             :func:`predict_labels` only
+        patches_field: None, or the objects field the step ran on: then the
+            counts are of objects, ``label_field`` is that field and
+            ``issue_ids`` are object (label) ids
     """
 
     ATTRIBUTES = ("step", "label_field", "multi_label", "classes", "num_samples",
                   "num_labeled", "skipped_classes", "run_key", "seconds", "messages")
 
+    patches_field = None
+
     def summary(self):
+        unit = "objects" if self.patches_field else "samples"
+        where = ("the objects of %r" % self.patches_field) if self.patches_field \
+            else repr(self.label_field)
         if self.step == STEP:
-            return ("Label issues in %r (%s): %d/%d scored samples flagged (%d samples, "
+            return ("Label issues in %s (%s): %d/%d scored %s flagged (%d %s, "
                     "%d unlabeled) in %.1f s"
-                    % (self.label_field, "multi-label" if self.multi_label else "single-label",
-                       self.num_issues, self.num_scored, self.num_samples,
+                    % (where, "multi-label" if self.multi_label else "single-label",
+                       self.num_issues, self.num_scored, unit, self.num_samples, unit,
                        self.num_samples - self.num_labeled, self.seconds))
-        return ("Predicted %r for %d samples: fill rate %.1f%% -> %.1f%% in %.1f s"
-                % (self.label_field, self.num_predicted, 100 * self.fill_rate_before,
+        return ("Predicted %s for %d %s: fill rate %.1f%% -> %.1f%% in %.1f s"
+                % (where, self.num_predicted, unit, 100 * self.fill_rate_before,
                    100 * self.fill_rate_after, self.seconds))
 
     def __repr__(self):
         # Warnings (rare classes) on their own lines, after the summary.
-        return "\n".join([super().__repr__()] + list(self.messages))
+        first = super().__repr__()
+        if self.patches_field:
+            first = first.replace("samples without an embedding", "objects without an embedding")
+        return "\n".join([first] + list(self.messages))
 
 
 def _validate_common(samples, label_field, embeddings_field, classifier, n_estimators,
-                     max_samples):
-    """Checks the parameters both label steps share; returns the :class:`LabelField`."""
+                     max_samples, patches_field=None):
+    """Checks the parameters both label steps share.
+
+    Returns:
+        ``(label, pf)``: the :class:`~winnow.plugin.inputs.LabelField` whose
+        classes are learned, and the :class:`~winnow.plugin.inputs.PatchesField`
+        of the objects (None for samples)
+    """
     inputs.check_collection(samples)
-    label = inputs.label_field(samples, label_field, param="label_field",
-                               kinds=inputs.LABEL_FIELD_KINDS)
-    inputs.check_vector_field(samples.get_field_schema(), embeddings_field)
+    if patches_field is None:
+        pf = None
+        label = inputs.label_field(samples, label_field, param="label_field",
+                                   kinds=inputs.LABEL_FIELD_KINDS)
+        inputs.check_vector_field(samples.get_field_schema(), embeddings_field)
+    else:
+        pf, label = object_classes(samples, patches_field, label_field)
+        # The attribute itself is checked as it is read (load_vectors): it may hold
+        # vectors without being declared.
+        inputs.check_name(embeddings_field, "embeddings_field")
     if isinstance(classifier, str):
         if classifier not in CLASSIFIERS:
             raise ValueError("classifier must be one of %s or a scikit-learn classifier; got %r"
@@ -397,7 +435,7 @@ def _validate_common(samples, label_field, embeddings_field, classifier, n_estim
     if max_samples is not None and not (isinstance(max_samples, (int, float))
                                         and 0 < max_samples <= 1):
         raise ValueError("max_samples must be in (0, 1]; got %r" % (max_samples,))
-    return label
+    return label, pf
 
 
 def check_classes(samples, label, *, min_class_samples=MIN_CLASS_SAMPLES):
@@ -423,39 +461,131 @@ def check_classes(samples, label, *, min_class_samples=MIN_CLASS_SAMPLES):
                          "found %d" % (floor, label.name, usable))
 
 
-def _training_set(samples, label, embeddings_field, min_class_samples, seed):
-    """Reads the embedded samples and encodes what the members learn.
+def _training_set(samples, label, embeddings_field, min_class_samples, seed, pf=None):
+    """Reads the embedded samples (with ``pf``: objects) and encodes what the members
+    learn.
 
     Returns:
-        a dict: ``vectors`` (:func:`inputs.load_vectors`' ``Vectors``: N ids in
-        view order, labels, ``num_skipped``), ``classes``, ``skipped`` (rare
-        classes ``{name: count}``), ``labeled`` (rows with a label), ``kept``
-        (rows trained on), ``y`` (their encoded labels) and ``X`` (the ``(N, d)``
-        :func:`prepare_features` of every embedded sample)
+        a dict: ``vectors`` (:func:`inputs.load_vectors`' ``Vectors``: N sample or
+        object ids in view order, labels, ``num_skipped``), ``classes``,
+        ``skipped`` (rare classes ``{name: count}``), ``labeled`` (rows with a
+        label), ``kept`` (rows trained on), ``y`` (their encoded labels) and
+        ``X`` (the ``(N, d)`` :func:`prepare_features` of every embedded row)
     """
-    if len(samples) and not len(samples.exists(embeddings_field)):
+    unit = _unit(pf)
+    embedded = samples.count(pf.path(embeddings_field)) if pf else \
+        len(samples.exists(embeddings_field))
+    if len(samples) and not embedded:
         # Said as the label steps' own requirement (load_vectors would name only the field).
-        raise ValueError("Need at least 2 classes with >= %d labeled, embedded samples in %r; "
-                         "found 0: no sample of the view has a %r vector (compute embeddings "
-                         "first)" % (_floor(min_class_samples), label.name, embeddings_field))
-    vectors = inputs.load_vectors(samples, embeddings_field, labels=label, unlabeled="keep")
+        raise ValueError("Need at least 2 classes with >= %d labeled, embedded %s in %r; "
+                         "found 0: no %s of the view has a %r vector (compute embeddings "
+                         "first)" % (_floor(min_class_samples), unit, label.name, unit[:-1],
+                                     embeddings_field))
+    if pf is None:
+        vectors = inputs.load_vectors(samples, embeddings_field, labels=label,
+                                      unlabeled="keep")
+    else:
+        vectors = inputs.load_vectors(samples, embeddings_field, labels=True,
+                                      unlabeled="keep", patches_field=pf)
     names = vectors.labels
     labeled = [r for r in range(len(names)) if names[r] is not None]
     classes, skipped, kept, y = _encode(names, labeled, label.multi_label, min_class_samples)
     if len(classes) < 2:
-        raise ValueError("Need at least 2 classes with >= %d labeled, embedded samples in %r; "
-                         "found %d" % (_floor(min_class_samples), label.name, len(classes)))
+        raise ValueError("Need at least 2 classes with >= %d labeled, embedded %s in %r; "
+                         "found %d" % (_floor(min_class_samples), unit, label.name,
+                                       len(classes)))
     X = prepare_features(vectors.X, seed=seed)
     # The raw (N, D) vectors are not needed past here: free them for the members.
     return dict(vectors=vectors._replace(X=None), classes=classes, skipped=skipped,
                 labeled=labeled, kept=kept, y=y, X=X)
 
 
-def _unembedded(samples, embeddings_field, label):
-    """Ids and labels of the view's samples without an embedding: they get no
-    result (None is written, as for every other unscored sample)."""
-    ids, values = samples.exists(embeddings_field, False).values(["id", label.path])
+def _unembedded(samples, embeddings_field, label, pf=None):
+    """Ids and labels of the view's samples (with ``pf``: objects) without an
+    embedding: they get no result (None is written, as for every other unscored
+    sample or object)."""
+    if pf is None:
+        ids, values = samples.exists(embeddings_field, False).values(["id", label.path])
+    else:
+        from fiftyone import ViewField as F
+
+        missing = samples.filter_labels(pf.name, ~F(embeddings_field).exists())
+        ids, values = missing.values([label.id_path, label.path], unwind=True)
     return ids, label.clean(values)
+
+
+def _unit(pf):
+    return "samples" if pf is None else "objects"
+
+
+def _objects_kwarg(pf):
+    """``runs.Step``'s keyword for a step on objects (none for samples)."""
+    return dict(patches_field=pf) if pf is not None else {}
+
+
+def object_classes(samples, patches_field, label_field):
+    """The objects field and its classes: each object's ``label`` (single-label).
+
+    Returns:
+        ``(pf, label)``: the :class:`~winnow.plugin.inputs.PatchesField` and a
+        :class:`~winnow.plugin.inputs.LabelField` of the objects' ``label``
+    """
+    pf = inputs.patches_field(samples, patches_field)
+    # label_field names a sample-level field: with objects it has no meaning, so
+    # another field given with patches_field is a mistake, said at once.
+    if label_field not in (DEFAULT_LABEL_FIELD, pf.name):
+        raise ValueError("With patches_field=%r the classes are the objects' labels (%r): "
+                         "label_field=%r is not used; leave it out"
+                         % (pf.name, pf.path("label"), label_field))
+    return pf, inputs.LabelField(pf.name, "patches_field", "classification", pf.path("label"),
+                                 pf.path("id"))
+
+
+def samples_of_patches(samples, patches_field):
+    """``samples`` as a view of samples that shows exactly its objects.
+
+    A patches view of ``patches_field`` (``to_patches``: the saved view of flagged
+    objects, or the App's selection in it) becomes its dataset's samples with only
+    those objects; any other collection is returned as it is.
+    """
+    import fiftyone.core.patches as fop
+
+    if isinstance(samples, fop.PatchesView) and samples.patches_field == patches_field:
+        ids = samples.values(patches_field + ".id")
+        return samples._root_dataset.select_labels(ids=ids, fields=patches_field)
+    return samples
+
+
+def _declare(samples, pf, field, ftype, **kwargs):
+    """Declares the sample field ``field``, or with ``pf`` the objects' attribute."""
+    inputs.declare_field(samples, pf.path(field) if pf else field, ftype, **kwargs)
+
+
+def _declare_suggestions(samples, pf, field, multi_label):
+    """Declares a field of suggested labels: ``fo.Classification(s)`` on samples, a
+    class name (string attribute) on objects."""
+    if pf is not None:
+        _declare(samples, pf, field, fof.StringField)
+    else:
+        _declare(samples, pf, field, fof.EmbeddedDocumentField,
+                 embedded_doc_type=fo.Classifications if multi_label else fo.Classification)
+
+
+def _set_values(samples, pf, field, values):
+    """Writes ``{id: value}`` to the sample field ``field``, or with ``pf`` to the
+    attribute ``field`` of the objects (keyed by object id)."""
+    if pf is None:
+        samples.set_values(field, values, key_field="id")
+    elif values:
+        samples.set_label_values(pf.path(field), values)
+
+
+def _issues_view(samples, pf, tag, quality_field):
+    """The flagged samples, or with ``pf`` a patches view of the flagged objects,
+    worst first."""
+    if pf is None:
+        return samples.match_tags(tag).sort_by(quality_field)
+    return inputs.objects_view(samples, pf, tag).sort_by("%s.%s" % (pf.name, quality_field))
 
 
 def _encode(names, rows, multi_label, min_class_samples):
@@ -480,13 +610,18 @@ def _encode(names, rows, multi_label, min_class_samples):
     return classes, skipped, kept, np.array([index[names[i]] for i in kept], dtype=np.int64)
 
 
-def _rare_message(skipped, floor):
-    return ("Classes with fewer than %d labeled samples are not checked (too few to "
+def _rare_message(skipped, floor, unit="samples"):
+    return ("Classes with fewer than %d labeled %s are not checked (too few to "
             "learn out of sample; label more examples of them): %s"
-            % (floor, ", ".join("%s (%d)" % kv for kv in sorted(skipped.items()))))
+            % (floor, unit, ", ".join("%s (%d)" % kv for kv in sorted(skipped.items()))))
 
 
-def _suggestion(probs_row, classes, multi_label, threshold):
+def _suggestion(probs_row, classes, multi_label, threshold, pf=None):
+    """The suggested label: ``fo.Classification(s)`` with confidences; for objects
+    (``pf``) the class name. None below ``threshold`` (single-label)."""
+    if pf is not None:
+        j = int(np.argmax(probs_row))
+        return classes[j] if probs_row[j] >= threshold else None
     if multi_label:
         picked = [fo.Classification(label=classes[j], confidence=float(probs_row[j]))
                   for j in np.flatnonzero(probs_row >= threshold)]
@@ -528,8 +663,8 @@ def _saved_view_name(label_field, tag):
     return ("winnow-%s-%s" % (tag, label_field)).replace("_", "-")
 
 
-def find_label_issues(samples, *, label_field="ground_truth", embeddings_field="embedding",
-                      classifier="bagging-mlp", n_estimators=10, max_samples=0.75,
+def find_label_issues(samples, *, label_field=DEFAULT_LABEL_FIELD, embeddings_field="embedding",
+                      patches_field=None, classifier="auto", n_estimators=10, max_samples=0.75,
                       filter_by="prune_by_noise_rate", tag="label_issue",
                       quality_field="label_quality", suggestion_field="suggested_label",
                       multilabel_score="cleanlab", min_class_samples=MIN_CLASS_SAMPLES,
@@ -555,12 +690,32 @@ def find_label_issues(samples, *, label_field="ground_truth", embeddings_field="
           cleanlab flags per class)
         - a saved view of the flagged samples sorted by quality (worst first)
 
+    Objects (``patches_field``): the same on the objects of a ``fo.Detections``
+    (or ``fo.Polylines``) field, each object's ``label`` its class
+    (single-label), learned from each object's ``embeddings_field`` attribute
+    (``winnow.compute_embeddings(patches_field=...)``). The results are
+    attributes of the objects: ``quality_field`` (float) and
+    ``suggestion_field`` (the suggested class name; None below no threshold is
+    applied, so every scored object has one), the label tag ``tag`` on the
+    flagged objects (no sample tag, no sample field), and a saved patches view
+    of the flagged objects, worst first. Objects without a label or a vector
+    are not scored (None); ``num_samples`` etc. then count objects and
+    ``issue_ids`` are object (label) ids.
+
     Args:
-        samples: a dataset or view
+        samples: a dataset or view (with ``patches_field``, also a patches view of
+            that field)
         label_field ("ground_truth"): a ``fo.Classification`` (single-label) or
-            ``fo.Classifications`` (multi-label) field, detected from its type
-        embeddings_field ("embedding"): the vectors to learn from
-        classifier ("bagging-mlp"): ``"bagging-mlp"``, ``"mlp"`` (one MLP per fold),
+            ``fo.Classifications`` (multi-label) field, detected from its type;
+            not used with ``patches_field``
+        embeddings_field ("embedding"): the vectors to learn from (with
+            ``patches_field``: the objects' attribute)
+        patches_field (None): a ``fo.Detections``/``fo.Polylines`` field: find
+            wrong object labels instead of sample labels
+        classifier ("auto"): ``"auto"`` mixes bagged MLPs and logistic regressions
+            with weights fitted out of sample (the run records the candidates, their
+            weights and why, under ``classifier_used``), ``"bagging-mlp"``, ``"mlp"``
+            (one MLP per fold),
             ``"logistic"`` or a scikit-learn classifier
         n_estimators (10): bagged members (= folds)
         max_samples (0.75): fraction of samples each member trains on. With 10
@@ -587,26 +742,32 @@ def find_label_issues(samples, *, label_field="ground_truth", embeddings_field="
     Raises:
         ValueError: bad parameters, before anything is written
     """
-    label = _validate_common(samples, label_field, embeddings_field, classifier,
-                             n_estimators, max_samples)
+    if patches_field is not None:
+        samples = samples_of_patches(samples, patches_field)
+    label, pf = _validate_common(samples, label_field, embeddings_field, classifier,
+                                 n_estimators, max_samples, patches_field)
     multi_label = label.multi_label
+    unit = _unit(pf)
     inputs.check_choice(filter_by, FILTER_BY, "filter_by")
     inputs.check_choice(multilabel_score, MULTILABEL_SCORES, "multilabel_score")
     if not 0 < float(suggest_threshold) <= 1:
         raise ValueError("suggest_threshold must be in (0, 1]; got %r" % (suggest_threshold,))
-    if label_field in (quality_field, suggestion_field) or quality_field == suggestion_field:
+    if label.root in (quality_field, suggestion_field) or quality_field == suggestion_field:
         raise ValueError("label_field, quality_field and suggestion_field must differ")
+    if pf is not None and embeddings_field in (quality_field, suggestion_field):
+        raise ValueError("embeddings_field, quality_field and suggestion_field must differ")
     inputs.check_name(tag, "tag")
-    saved = [_saved_view_name(label_field, tag)] if save_view else []
+    saved = [_saved_view_name(label.root, tag)] if save_view else []
     step = runs.Step(samples, STEP, fields=dict(quality=quality_field,
-                                                suggestion=suggestion_field), tags=[tag],
-                     label_tags={tag: [label_field]}, saved_views=saved,
-                     score=dict(field=quality_field, descending=False), overwrite=overwrite)
+                                                suggestion=suggestion_field),
+                     tags=[] if pf else [tag], label_tags={tag: [label.root]},
+                     saved_views=saved, score=dict(field=quality_field, descending=False),
+                     overwrite=overwrite, **_objects_kwarg(pf))
 
-    data = _training_set(samples, label, embeddings_field, min_class_samples, seed)
+    data = _training_set(samples, label, embeddings_field, min_class_samples, seed, pf)
     ids, num_skipped = data["vectors"].ids, data["vectors"].num_skipped
     classes, kept, y = data["classes"], data["kept"], data["y"]
-    messages = [_rare_message(data["skipped"], _floor(min_class_samples))] \
+    messages = [_rare_message(data["skipped"], _floor(min_class_samples), unit)] \
         if data["skipped"] else []
     for m in messages:
         logger.warning(m)
@@ -618,55 +779,61 @@ def find_label_issues(samples, *, label_field="ground_truth", embeddings_field="
     issues, quality, per_class = find_issues(y, probs, multi_label=multi_label,
                                              filter_by=filter_by, multilabel_score=multilabel_score)
 
-    unscored = ids + (_unembedded(samples, embeddings_field, label)[0] if num_skipped else [])
+    unscored = ids + (_unembedded(samples, embeddings_field, label, pf)[0]
+                      if num_skipped else [])
     quality_values = dict.fromkeys(unscored)
     suggestions = dict.fromkeys(unscored)
     threshold = suggest_threshold if multi_label else 0.0
-    flagged = {}  # sample id -> its flagged classes (multi-label) or None
+    flagged = {}  # sample or object id -> its flagged classes (multi-label) or None
     for r, i in enumerate(kept):
         quality_values[ids[i]] = float(quality[r])
-        suggestions[ids[i]] = _suggestion(probs[r], classes, multi_label, threshold)
+        suggestions[ids[i]] = _suggestion(probs[r], classes, multi_label, threshold, pf)
         if issues[r]:
             flagged[ids[i]] = {classes[j] for j in np.flatnonzero(per_class[r])} \
                 if multi_label else None
     issue_ids = sorted(flagged, key=quality_values.get)
-    flagged_label_ids = _flagged_label_ids(samples, label, flagged)
+    # An object is its own label: its id is the flagged label's id.
+    flagged_label_ids = list(flagged) if pf else _flagged_label_ids(samples, label, flagged)
 
     # Everything is computed: write in bulk, marked "writing" until recorded, so a
     # crash or cancel leaves nothing half-written.
     with step.writing():
-        inputs.declare_field(samples, quality_field, fof.FloatField)
-        inputs.declare_field(samples, suggestion_field, fof.EmbeddedDocumentField,
-                             embedded_doc_type=fo.Classifications if multi_label
-                             else fo.Classification)
-        samples.set_values(quality_field, quality_values, key_field="id")
-        samples.set_values(suggestion_field, suggestions, key_field="id")
-        # A re-run replaces its own tags within the processed samples.
-        samples.untag_samples(tag)
-        samples.untag_labels(tag, label_fields=[label_field])
-        if issue_ids:
+        _declare(samples, pf, quality_field, fof.FloatField)
+        _declare_suggestions(samples, pf, suggestion_field, multi_label)
+        _set_values(samples, pf, quality_field, quality_values)
+        _set_values(samples, pf, suggestion_field, suggestions)
+        # A re-run replaces its own tags within the processed samples (objects).
+        if pf is None:
+            samples.untag_samples(tag)
+        samples.untag_labels(tag, label_fields=[label.root])
+        if issue_ids and pf is None:
             samples.select(issue_ids).tag_samples(tag)
-        if flagged_label_ids:
-            samples.select_labels(ids=flagged_label_ids, fields=[label_field]).tag_labels(
-                tag, label_fields=[label_field])
+        if flagged_label_ids and pf:
+            inputs.tag_objects(samples, pf, flagged_label_ids, tag)
+        elif flagged_label_ids:
+            samples.select_labels(ids=flagged_label_ids, fields=[label.root]).tag_labels(
+                tag, label_fields=[label.root])
         if save_view:
-            view = samples.match_tags(tag).sort_by(quality_field)
             samples._root_dataset.save_view(
-                saved[0], view, description="Winnow: samples whose %r label looks wrong, worst "
-                "first" % label_field, overwrite=True)
+                saved[0], _issues_view(samples, pf, tag, quality_field),
+                description="Winnow: %s whose %r label looks wrong, worst first"
+                % (unit, label.root), overwrite=True)
 
-    params = dict(label_field=label_field, embeddings_field=embeddings_field,
+    params = dict(label_field=None if pf else label_field,
+                  patches_field=pf.name if pf else None, embeddings_field=embeddings_field,
                   classifier=classifier if isinstance(classifier, str) else repr(classifier),
                   n_estimators=int(n_estimators), max_samples=max_samples, filter_by=filter_by,
                   multilabel_score=multilabel_score, min_class_samples=min_class_samples,
-                  multi_label=multi_label, seed=seed, tag=tag)
+                  multi_label=multi_label, seed=seed, tag=tag,
+                  classifier_used=fitted["classifier"])
     counts = dict(samples=len(ids) + num_skipped, labeled=len(data["labeled"]),
                   scored=len(kept), issues=len(issue_ids),
                   skipped_classes=dict(data["skipped"]), classes=len(classes),
                   skipped=num_skipped)
     key = step.record(params, counts)
     return LabelIssuesResults(
-        step=STEP, label_field=label_field, multi_label=multi_label, classes=classes,
+        step=STEP, label_field=label.root, patches_field=pf.name if pf else None,
+        multi_label=multi_label, classes=classes,
         num_samples=len(ids) + num_skipped, num_labeled=len(data["labeled"]),
         num_scored=len(kept), num_issues=len(issue_ids), issue_ids=issue_ids,
         skipped_classes=dict(data["skipped"]), num_skipped=num_skipped, tag=tag,
@@ -675,9 +842,9 @@ def find_label_issues(samples, *, label_field="ground_truth", embeddings_field="
         messages=messages)
 
 
-def predict_labels(samples, *, label_field="ground_truth", embeddings_field="embedding",
-                   prediction_field="predicted_label", threshold=0.4, only_missing=True,
-                   classifier="bagging-mlp", n_estimators=10, max_samples=0.75,
+def predict_labels(samples, *, label_field=DEFAULT_LABEL_FIELD, embeddings_field="embedding",
+                   patches_field=None, prediction_field="predicted_label", threshold=0.4, only_missing=True,
+                   classifier="auto", n_estimators=10, max_samples=0.75,
                    min_class_samples=MIN_CLASS_SAMPLES, seed=0, overwrite=False,
                    progress=None):
     """Labels the unlabeled samples with the bagged model trained on the labeled ones.
@@ -689,11 +856,17 @@ def predict_labels(samples, *, label_field="ground_truth", embeddings_field="emb
     field is never changed: predictions go to ``prediction_field`` (accept them
     with :func:`winnow.accept_suggestions`).
 
+    Objects (``patches_field``): the objects without a ``label`` are predicted
+    from the labeled ones; the prediction (a class name, or None below
+    ``threshold``) is the objects' attribute ``prediction_field``, and the
+    counts and fill rates are of objects.
+
     Args:
         samples: a dataset or view
-        label_field, embeddings_field, classifier, n_estimators, max_samples,
-            min_class_samples, seed, progress: see :func:`find_label_issues`
-        prediction_field ("predicted_label"): the field to write
+        label_field, embeddings_field, patches_field, classifier, n_estimators,
+            max_samples, min_class_samples, seed, progress: see
+            :func:`find_label_issues`
+        prediction_field ("predicted_label"): the field (objects: attribute) to write
         threshold (0.4): the probability a class needs, in (0, 1]
         only_missing (True): predict only the unlabeled samples
         overwrite (False): allow writing over a field this step does not own
@@ -705,22 +878,26 @@ def predict_labels(samples, *, label_field="ground_truth", embeddings_field="emb
     Raises:
         ValueError: bad parameters, before anything is written
     """
-    label = _validate_common(samples, label_field, embeddings_field, classifier,
-                             n_estimators, max_samples)
+    if patches_field is not None:
+        samples = samples_of_patches(samples, patches_field)
+    label, pf = _validate_common(samples, label_field, embeddings_field, classifier,
+                                 n_estimators, max_samples, patches_field)
     multi_label = label.multi_label
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) \
             or not 0 < threshold <= 1:
         raise ValueError("threshold must be in (0, 1]; got %r" % (threshold,))
-    if prediction_field == label_field:
+    if prediction_field == label.root:
         raise ValueError("prediction_field must differ from label_field")
+    if pf is not None and prediction_field == embeddings_field:
+        raise ValueError("prediction_field must differ from embeddings_field")
     step = runs.Step(samples, PREDICT_STEP, fields=dict(prediction=prediction_field),
-                     overwrite=overwrite)
+                     overwrite=overwrite, **_objects_kwarg(pf))
 
-    data = _training_set(samples, label, embeddings_field, min_class_samples, seed)
+    data = _training_set(samples, label, embeddings_field, min_class_samples, seed, pf)
     ids, names, num_skipped = data["vectors"].ids, data["vectors"].labels, \
         data["vectors"].num_skipped
     classes, kept = data["classes"], data["kept"]
-    messages = [_rare_message(data["skipped"], _floor(min_class_samples)).replace(
+    messages = [_rare_message(data["skipped"], _floor(min_class_samples), _unit(pf)).replace(
         "are not checked", "are not predicted")] if data["skipped"] else []
     targets = [r for r in range(len(ids)) if names[r] is None]
     fitted = fit_out_of_sample(
@@ -732,16 +909,16 @@ def predict_labels(samples, *, label_field="ground_truth", embeddings_field="emb
     num_labeled = len(data["labeled"])
     if num_skipped:
         # Labeled samples without an embedding are labeled all the same (fill rate).
-        skipped_ids, skipped_names = _unembedded(samples, embeddings_field, label)
+        skipped_ids, skipped_names = _unembedded(samples, embeddings_field, label, pf)
         predictions.update(dict.fromkeys(skipped_ids))
         num_labeled += sum(n is not None for n in skipped_names)
     for r, i in enumerate(targets):
         predictions[ids[i]] = _suggestion(fitted["extra_probs"][r], classes, multi_label,
-                                          threshold)
+                                          threshold, pf)
     if not only_missing:
         for r, i in enumerate(kept):
             predictions[ids[i]] = _suggestion(fitted["probs"][r], classes, multi_label,
-                                              threshold)
+                                              threshold, pf)
 
     def filled(p):
         return p is not None and (not multi_label or len(p.classifications) > 0)
@@ -749,23 +926,24 @@ def predict_labels(samples, *, label_field="ground_truth", embeddings_field="emb
     num_samples = len(ids) + num_skipped
     num_new = sum(filled(predictions[ids[i]]) for i in targets)
     with step.writing():
-        inputs.declare_field(samples, prediction_field, fof.EmbeddedDocumentField,
-                             embedded_doc_type=fo.Classifications if multi_label
-                             else fo.Classification)
-        samples.set_values(prediction_field, predictions, key_field="id")
+        _declare_suggestions(samples, pf, prediction_field, multi_label)
+        _set_values(samples, pf, prediction_field, predictions)
 
     before = num_labeled / num_samples
     after = (num_labeled + num_new) / num_samples
-    params = dict(label_field=label_field, embeddings_field=embeddings_field,
+    params = dict(label_field=None if pf else label_field,
+                  patches_field=pf.name if pf else None, embeddings_field=embeddings_field,
                   threshold=threshold, only_missing=bool(only_missing),
                   classifier=classifier if isinstance(classifier, str) else repr(classifier),
-                  n_estimators=int(n_estimators), max_samples=max_samples, seed=seed)
+                  n_estimators=int(n_estimators), max_samples=max_samples, seed=seed,
+                  classifier_used=fitted["classifier"])
     counts = dict(samples=num_samples, labeled=num_labeled, unlabeled=num_samples - num_labeled,
                   predicted=num_new, fill_rate_before=before, fill_rate_after=after,
                   skipped=num_skipped)
     key = step.record(params, counts)
     return LabelIssuesResults(
-        step=PREDICT_STEP, label_field=label_field, multi_label=multi_label, classes=classes,
+        step=PREDICT_STEP, label_field=label.root, patches_field=pf.name if pf else None,
+        multi_label=multi_label, classes=classes,
         num_samples=num_samples, num_labeled=num_labeled, num_predicted=num_new,
         num_unlabeled=num_samples - num_labeled, fill_rate_before=before,
         fill_rate_after=after, num_skipped=num_skipped, skipped_classes=dict(data["skipped"]),

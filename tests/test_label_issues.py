@@ -8,7 +8,7 @@ from sklearn.neighbors import KNeighborsClassifier
 import fiftyone as fo
 
 import winnow
-from winnow.plugin import label_issues as li
+from winnow.plugin import classifiers, label_issues as li
 
 FLIPS = {  # demo sample index -> a class far from its own
     "Trouser": "Bag", "Sneaker": "Dress", "Bag": "Trouser",
@@ -102,6 +102,58 @@ def test_a_memorising_classifier_learns_nothing_out_of_sample(multi_label):
     assert (knn.fit(X, y).predict(X) == y).all()
 
 
+def test_cross_fitted_mixture_never_weighs_a_fold_with_its_own_labels():
+    # Fold j's probabilities must not move when only fold j's labels change: its
+    # weights come from the other folds alone. The other folds' weights do move.
+    rng = np.random.default_rng(3)
+    m, n, k = 3, 300, 4
+    probs = rng.dirichlet(np.ones(k), size=(m, n))
+    y = rng.integers(0, k, n)
+    folds = np.arange(n) % 5
+    mixed, weights = classifiers.cross_fitted_mixture(probs, y, folds)
+    changed = y.copy()
+    changed[folds == 0] = probs[0, folds == 0].argmax(1)  # favours candidate 0 there
+    mixed2, weights2 = classifiers.cross_fitted_mixture(probs, changed, folds)
+    assert np.allclose(weights2[0], weights[0]) and np.allclose(mixed2[folds == 0],
+                                                                 mixed[folds == 0])
+    assert not np.allclose(weights2[1:], weights[1:])
+    assert np.allclose(mixed.sum(1), 1) and np.allclose(weights.sum(1), 1)
+
+
+@pytest.mark.parametrize("multi_label", [False, True])
+def test_auto_gives_a_memorising_candidate_no_weight(multi_label):
+    # 1-NN reproduces every training label: weighed by how well it fits the rows it
+    # trained on it would win; weighed out of sample (hard, wrong guesses) it loses.
+    rng = np.random.default_rng(1)
+    n, k = 400, 4
+    centers = rng.normal(size=(k, 16))
+    true = rng.integers(0, k, n)
+    X = centers[true] + rng.normal(size=(n, 16))
+    # A third of the labels random: hard 1-NN guesses are often wrong out of sample.
+    noisy = np.where(rng.random(n) < 0.33, rng.integers(0, k, n), true)
+    y = np.eye(k, dtype=int)[noisy] if multi_label else noisy
+    knn = KNeighborsClassifier(n_neighbors=1)
+    out = classifiers.fit_auto(li.fit_out_of_sample, X, y, n_estimators=5,
+                               multi_label=multi_label, n_classes=k,
+                               names=[knn, "logistic:C=0.1"])
+    used = out["classifier"]
+    assert used["name"] == "auto" and used["main"] == "logistic:C=0.1"
+    assert used["weights"][repr(knn)] < 0.2
+    # The same weights fitted on in-sample probabilities would pick the memoriser.
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsRestClassifier
+
+    lr = LogisticRegression(C=0.1, max_iter=500)
+    lr = OneVsRestClassifier(lr) if multi_label else lr
+    in_sample = [li._predict(m.fit(X, y), X, k, multi_label) for m in (knn, lr)]
+    leaky = classifiers.mixture_weights(classifiers.label_likelihoods(in_sample, y,
+                                                                      multi_label))
+    assert leaky[0] > 0.9
+    # No sample is scored with its own label near-certain, as a model that saw it would.
+    own = out["probs"] if multi_label else out["probs"][np.arange(n), y]
+    assert own.max() < 0.99
+
+
 def test_bagged_mlp_probabilities_are_sane_on_separable_data():
     rng = np.random.default_rng(2)
     centers = rng.normal(size=(3, 32)) * 4
@@ -111,6 +163,47 @@ def test_bagged_mlp_probabilities_are_sane_on_separable_data():
     assert probs.shape == (180, 3)
     assert np.allclose(probs.sum(1), 1)
     assert (probs.argmax(1) == y).mean() > 0.95
+
+
+def test_a_class_of_12_among_1000_real_images_is_not_flooded_with_flags():
+    # Real images: the demo's 270 Fashion-MNIST items of 9 classes, each also
+    # mirrored and shifted (1 080 rows), and 12 distinct bags, embedded by the default
+    # model (32 px: fast, still real features). 5 % of the other labels flipped, none
+    # into bags: the small class should get about its share of the flags, not many.
+    import csv
+    import os
+
+    from PIL import Image
+
+    from winnow.plugin.embeddings import embed_arrays
+
+    root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "data", "demo")
+    rows = [r for r in csv.DictReader(open(os.path.join(root, "samples.csv")))
+            if r["source"] == "fashion-mnist"]
+    images = np.stack([np.asarray(Image.open(os.path.join(root, r["filepath"])).convert("L"))
+                       for r in rows])
+    names = np.array([r["ground_truth"] for r in rows])
+    big, small = names != "Bag", np.flatnonzero(names == "Bag")[:12]
+    variants = [images[big], images[big][:, :, ::-1], np.roll(images[big], 2, axis=2),
+                np.roll(images[big], -2, axis=1)]
+    X = embed_arrays(np.ascontiguousarray(np.concatenate(variants + [images[small]])),
+                     size=32)
+    classes, y = np.unique(np.concatenate([names[big]] * 4 + [names[small]]),
+                           return_inverse=True)
+    bag = list(classes).index("Bag")
+    assert len(y) == 1092 and (y == bag).sum() == 12
+
+    rng = np.random.default_rng(0)
+    noisy = y.copy()
+    flips = rng.choice(np.flatnonzero(y != bag), int(0.05 * len(y)), replace=False)
+    for i in flips:
+        noisy[i] = rng.choice([c for c in range(len(classes)) if c not in (bag, y[i])])
+    issues, _, _ = li.find_issues(noisy, li.out_of_sample_probs(X, noisy))
+    assert issues[flips].mean() > 0.7  # the flips are found
+    # Its share of all flags (12/1 092 of them, ~1) plus binomial slack (2), not more.
+    share = issues.sum() * 12 / len(y)
+    assert issues[noisy == bag].sum() <= share + 2
 
 
 # ---------------------------------------------------------------- demo dataset
@@ -178,6 +271,16 @@ def test_flipped_demo_labels_rank_at_the_top_and_labels_are_untouched(demo):
 
     run = winnow.get_run(demo, results.run_key)
     assert run["counts"]["issues"] == results.num_issues
+    # The record says which classifier ran and why; the panel's run row shows it first.
+    used = run["params"]["classifier_used"]
+    assert run["params"]["classifier"] == used["name"] == "auto"
+    assert set(used["weights"]) == set(used["candidates"]) and len(used["candidates"]) > 1
+    assert abs(sum(used["weights"].values()) - 1) < 0.01
+    assert used["weights"][used["main"]] == max(used["weights"].values())
+    assert "out-of-sample log loss" in used["why"]
+    from winnow.panels.winnow_panel import _run_row
+
+    assert _run_row(run)["params"].startswith("classifier auto (mostly %s); " % used["main"])
     assert "label_issues" in repr(results).lower() or "flagged" in repr(results)
 
 
