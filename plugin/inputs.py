@@ -24,6 +24,12 @@ CHUNK = 16384  # rows per block: chunked passes never copy a whole (N, D) array
 LOAD_BATCH = 20000  # samples read per database query by load_vectors
 VECTOR_FIELDS = (fof.VectorField, fof.ArrayField, fof.ListField)
 
+# Attributes of objects (fo.Detection, fo.Polyline) no Winnow step may write to.
+OBJECT_PROTECTED = frozenset(
+    ["id", "_id", "_cls", "tags", "attributes", "label", "bounding_box", "mask", "mask_path",
+     "confidence", "index", "points", "closed", "filled"]
+)
+
 # Sample fields no Winnow step may ever write to.
 PROTECTED_FIELDS = frozenset(
     ["id", "_id", "filepath", "tags", "metadata", "created_at", "last_modified_at",
@@ -169,14 +175,29 @@ def check_vector_field(schema, field):
                          % (field, type(schema[field]).__name__))
 
 
-Vectors = collections.namedtuple("Vectors", ["ids", "X", "labels", "num_skipped"])
-Vectors.__doc__ = """What :func:`load_vectors` read: N sample ids, an ``(N, D)`` float32
-array, the N labels (None without a label field) and the samples skipped for
-having no vector."""
+class Vectors(collections.namedtuple("Vectors", ["ids", "X", "labels", "num_skipped"])):
+    """What :func:`load_vectors` read: N row ids, an ``(N, D)`` float32 array, the
+    N labels (None without labels) and the rows skipped for having no vector.
+
+    Rows are samples, or objects when read with ``patches_field=``; then
+    ``ids`` are the objects' label ids, ``sample_ids`` the ``(N,)`` list of
+    each row's sample id, ``patches`` the :class:`PatchesField` and
+    ``num_skipped`` counts the objects without a vector. Unpacks as the
+    4-tuple ``(ids, X, labels, num_skipped)`` either way.
+
+    Attributes:
+        sample_ids: None for sample rows; each object's sample id
+        patches: None for sample rows; the :class:`PatchesField` of the objects
+    """
+
+    sample_ids = None
+    patches = None
 
 
-def load_vectors(samples, embeddings_field, labels=None, *, unlabeled="raise"):
-    """Reads the embeddings (and labels) of a collection, refusing bad input.
+def load_vectors(samples, embeddings_field, labels=None, *, unlabeled="raise",
+                 patches_field=None):
+    """Reads the embeddings (and labels) of a collection's samples or objects,
+    refusing bad input.
 
     Samples without a vector (e.g. unreadable images, see
     ``<embeddings_field>_error``) are skipped: they are not among the N rows.
@@ -192,6 +213,10 @@ def load_vectors(samples, embeddings_field, labels=None, *, unlabeled="raise"):
         unlabeled ("raise"): what a sample without a label is: ``"raise"`` (a
             class is needed for every sample, e.g. per-class quotas) or
             ``"keep"`` (its label is None)
+        patches_field (None): a ``fo.Detections``/``fo.Polylines`` field name or
+            :class:`PatchesField`: the rows are then its OBJECTS, whose vectors
+            are the attribute ``embeddings_field`` of each object; see
+            :func:`load_object_vectors` (``labels`` is then an object attribute)
 
     Returns:
         a :class:`Vectors` ``(ids, X, labels, num_skipped)``: ``labels`` is an
@@ -204,6 +229,9 @@ def load_vectors(samples, embeddings_field, labels=None, *, unlabeled="raise"):
     """
     check_collection(samples)
     check_choice(unlabeled, ("raise", "keep"), "unlabeled")
+    if patches_field is not None:
+        return load_object_vectors(samples, patches_field, embeddings_field, labels,
+                                   unlabeled=unlabeled)
     schema = samples.get_field_schema()
     check_vector_field(schema, embeddings_field)
     if isinstance(labels, str):
@@ -407,18 +435,177 @@ def patches_field(samples, name, *, param="patches_field"):
                      % (param, name, what))
 
 
+def resolve_patches(samples, value, *, param="patches_field"):
+    """``value`` as a :class:`PatchesField`: a field name (resolved by
+    :func:`patches_field`) or an already resolved one; None stays None."""
+    if value is None or isinstance(value, PatchesField):
+        return value
+    return patches_field(samples, value, param=param)
+
+
+def object_label_path(patches, labels):
+    """The path of the objects' class for ``labels=`` of an object step: None/False
+    (no classes), True or the objects field's own name (each object's ``label``)
+    or the name of another object attribute."""
+    if labels is None or labels is False:
+        return None
+    if labels is True or labels == patches.name or labels == patches.path("label"):
+        return patches.path("label")
+    check_name(labels, "labels")
+    if "." in labels:
+        raise ValueError("With patches_field=%r, the class is an attribute of the objects "
+                         "(e.g. 'label' or True); got %r" % (patches.name, labels))
+    return patches.path(labels)
+
+
+def _as_vector(v):
+    # An attribute written undeclared (set_label_values of an array) reads back as
+    # FiftyOne's serialized bytes.
+    if isinstance(v, (bytes, bytearray)):
+        import fiftyone.core.utils as fou
+        return np.asarray(fou.deserialize_numpy_array(v)).ravel()
+    return np.asarray(v).ravel()
+
+
+def load_object_vectors(samples, patches_field, embeddings_field="embedding", labels=None,
+                        *, unlabeled="raise", batch_size=LOAD_BATCH):
+    """Reads the vectors (and classes) of the OBJECTS of a Detections/Polylines field.
+
+    Each object's vector is its attribute ``embeddings_field`` (e.g.
+    ``ground_truth.detections.embedding``, as written by
+    ``compute_embeddings(patches_field=...)`` or FiftyOne's
+    ``compute_patch_embeddings``). Objects without a vector (degenerate boxes,
+    unreadable images: see ``<embeddings_field>_error`` on the object) are
+    skipped and counted; samples without objects contribute no row. Vectors are
+    read about ``batch_size`` objects at a time into one preallocated array.
+
+    Args:
+        samples: a dataset or view
+        patches_field: a Detections/Polylines field name or :class:`PatchesField`
+        embeddings_field ("embedding"): the objects' vector attribute
+        labels (None): see :func:`object_label_path`: True (or the field's
+            name) reads each object's ``label`` as its class
+        unlabeled ("raise"): an object without a class: ``"raise"`` or
+            ``"keep"`` (None)
+
+    Returns:
+        a :class:`Vectors`: ``ids`` the N object (label) ids, ``X`` ``(N, D)``
+        float32, ``labels`` an ``(N,)`` object array of class names or None,
+        ``num_skipped`` the objects without a vector, ``sample_ids`` each
+        row's sample id, ``patches`` the :class:`PatchesField`
+
+    Raises:
+        ValueError: not a Detections/Polylines field, empty view, no objects,
+            no object with a vector, a non-vector attribute, vectors of
+            different lengths or non-finite, objects without a class
+    """
+    from fiftyone import ViewField as F
+
+    check_collection(samples)
+    check_choice(unlabeled, ("raise", "keep"), "unlabeled")
+    pf = resolve_patches(samples, patches_field)
+    check_name(embeddings_field, "embeddings_field")
+    if "." in embeddings_field:
+        raise ValueError("With patches_field=%r, embeddings_field is an attribute of the "
+                         "objects (e.g. 'embedding'); got %r" % (pf.name, embeddings_field))
+    path = pf.path(embeddings_field)
+    flat = samples.get_field_schema(flat=True)
+    if path in flat and not isinstance(flat[path], VECTOR_FIELDS):
+        raise ValueError("Object attribute %r is not a vector field (it is a %s); pass the "
+                         "attribute of embeddings written by winnow.compute_embeddings("
+                         "patches_field=%r)" % (path, type(flat[path]).__name__, pf.name))
+    label_path = object_label_path(pf, labels)
+    if len(samples) == 0:
+        raise ValueError("The view is empty: there is nothing to process")
+    paths = ["id", pf.path("id"), F(pf.list_path).map(F(embeddings_field).exists())]
+    columns = samples.values(paths + ([label_path] if label_path else []))
+    ids, sample_ids, classes, counts = [], [], [], {}
+    total = 0
+    for s, sid in enumerate(columns[0]):
+        obj_ids = columns[1][s] or []
+        has = columns[2][s] or []
+        total += len(obj_ids)
+        for o, oid in enumerate(obj_ids):
+            if has[o]:
+                ids.append(oid)
+                sample_ids.append(sid)
+                counts[sid] = counts.get(sid, 0) + 1
+                if label_path:
+                    classes.append(columns[3][s][o])
+    if total == 0:
+        raise ValueError("The view has no objects in %r: there is nothing to process"
+                         % pf.name)
+    if not ids:
+        raise ValueError("No object of %r has a %r vector; compute object embeddings first "
+                         "(winnow.compute_embeddings(patches_field=%r))"
+                         % (pf.name, embeddings_field, pf.name))
+    row = {oid: r for r, oid in enumerate(ids)}
+    X = None
+    batch = []
+    batches = []
+    size = 0
+    for sid, c in counts.items():
+        batch.append(sid)
+        size += c
+        if size >= batch_size:
+            batches.append(batch)
+            batch, size = [], 0
+    if batch:
+        batches.append(batch)
+    seen = 0
+    for wanted in batches:
+        _, obj_ids, vecs = samples.select(wanted).values(["id", pf.path("id"), path])
+        for o_ids, o_vecs in zip(obj_ids, vecs):
+            for oid, v in zip(o_ids or [], o_vecs or []):
+                if oid not in row or v is None:
+                    continue
+                v = _as_vector(v)
+                if X is None:
+                    X = np.empty((len(ids), v.size), dtype=np.float32)
+                if v.size != X.shape[1]:
+                    raise ValueError("Attribute %r holds vectors of different lengths (%d "
+                                     "and %d)" % (path, X.shape[1], v.size))
+                X[row[oid]] = v
+                seen += 1
+    if seen != len(ids):
+        raise ValueError("The view changed while its object vectors were read (objects or "
+                         "%r vectors deleted); run again" % path)
+    try:
+        X = check_array(X, min_samples=1)
+    except ValueError as e:
+        raise ValueError("Attribute %r: %s" % (path, e))
+    values = None
+    if label_path:
+        values = np.empty(len(ids), dtype=object)
+        for i, v in enumerate(classes):
+            values[i] = None if v is None else str(v)
+        none = [i for i, v in enumerate(values) if v is None]
+        if none and unlabeled == "raise":
+            raise ValueError("%d objects have no %r (e.g. object %s of sample %s): a class is "
+                             "needed for every object" % (len(none), label_path, ids[none[0]],
+                                                          sample_ids[none[0]]))
+    out = Vectors(ids, X, values, total - len(ids))
+    out.sample_ids = sample_ids
+    out.patches = pf
+    return out
+
+
 # --------------------------------------------------------------------- writes
 
 
 def declare_field(samples, field, ftype, *, embedded_doc_type=None):
     """Adds the sample field ``field`` to the dataset, replacing one of another type.
 
+    ``field`` may be an object attribute's path (``PatchesField.path(attr)``,
+    e.g. ``gt.detections.outlier_score``): it is declared on the objects.
+
     Called inside a step's write, after :func:`check_writable` allowed the
     field: an existing field of another type (``overwrite=True`` on a user's
     field) is deleted first, so the new values are never cast into it.
     """
     dataset = samples._root_dataset
-    schema = dataset.get_field_schema()
+    # An object attribute (``gt.detections.outlier_score``) is in the flat schema.
+    schema = dataset.get_field_schema(flat="." in field)
     if field in schema:
         current = schema[field]
         same_doc = getattr(current, "document_type", None) is embedded_doc_type
@@ -431,8 +618,25 @@ def declare_field(samples, field, ftype, *, embedded_doc_type=None):
         dataset.add_sample_field(field, ftype)
 
 
+def tag_objects(samples, patches, label_ids, tag):
+    """Adds the label tag ``tag`` to the objects ``label_ids`` of ``patches`` (a
+    :class:`PatchesField`), in one update."""
+    if label_ids:
+        samples._root_dataset.select_labels(ids=list(label_ids), fields=patches.name) \
+            .tag_labels(tag, label_fields=patches.name)
+
+
+def objects_view(samples, patches, tag):
+    """The patches view of the objects of ``samples`` tagged ``tag``: saved, it
+    opens in the App as a grid of those objects."""
+    from fiftyone import ViewField as F
+
+    return samples.filter_labels(patches.name, F("tags").contains(tag)) \
+        .to_patches(patches.name)
+
+
 def check_writable(samples, key, *, owners, fields=(), tags=(), label_tags=None,
-                   saved_views=(), overwrite=False):
+                   saved_views=(), overwrite=False, patches_field=None):
     """Refuses, before anything is written, outputs that are not the run ``key``'s.
 
     A field, sample tag, label tag or saved view may be written when it does
@@ -449,6 +653,10 @@ def check_writable(samples, key, *, owners, fields=(), tags=(), label_tags=None,
         fields, tags, saved_views: names the run will write
         label_tags (None): ``{tag: [label fields]}`` label tags it will write
         overwrite (False): allow writing over what others wrote
+        patches_field (None): a :class:`PatchesField` (or its name): ``fields``
+            are then attributes of its objects (``fields=["outlier_score"]``
+            checks ``gt.detections.outlier_score``; the objects' own
+            attributes, ``label``, ``bounding_box``, ..., are never written)
 
     Raises:
         ValueError
@@ -456,19 +664,28 @@ def check_writable(samples, key, *, owners, fields=(), tags=(), label_tags=None,
     dataset = samples._root_dataset
     fields, tags, saved_views = list(fields), list(tags), list(saved_views)
     label_tags = dict(label_tags or {})
+    pf = resolve_patches(samples, patches_field)
     for field in fields:
         check_name(field, "Field names")
+        if pf is not None:
+            if field in OBJECT_PROTECTED or field.startswith("_") or "." in field:
+                raise ValueError("Refusing to write the objects' attribute %r of %r: choose "
+                                 "another name" % (field, pf.name))
+            continue
         if field in PROTECTED_FIELDS or field.startswith("_"):
             raise ValueError("Refusing to write the reserved field %r" % field)
         if "." in field:
             raise ValueError("Winnow writes top-level sample fields; got %r" % field)
+    if pf is not None:
+        fields = [pf.path(f) for f in fields]
     for tag in tags + list(label_tags):
         check_name(tag, "tag")
     if overwrite:
         return
-    schema = dataset.get_field_schema()
+    schema = dataset.get_field_schema(flat=pf is not None)
     for field in fields:
-        if field not in schema:
+        # An object attribute may hold values without being declared.
+        if field not in schema and (pf is None or not dataset.count(field)):
             continue
         owner = owners["fields"].get(field)
         if owner is None:

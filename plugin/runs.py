@@ -40,14 +40,19 @@ class WinnowRunConfig(fors.RunConfig):
         versions: package versions used
         seconds: wall time of the step
         status: ``"writing"`` while results are being written, ``"complete"`` after
+        patches_field: None for a step on samples; the Detections/Polylines
+            field whose objects the step ran on (its ``fields`` and ``roles``
+            are then object attribute paths, e.g. ``gt.detections.outlier_score``,
+            and its label tags are on those objects)
         **kwargs: anything else to record
     """
 
     def __init__(self, method=None, fields=None, roles=None, tags=None, label_tags=None,
                  saved_views=None, score=None, params=None, counts=None, versions=None,
-                 seconds=None, status="complete", **kwargs):
+                 seconds=None, status="complete", patches_field=None, **kwargs):
         super().__init__(method=method, **kwargs)
         self.status = status
+        self.patches_field = patches_field
         self.fields = list(fields or [])
         self.roles = dict(roles or {})
         self.tags = list(tags or [])
@@ -70,7 +75,9 @@ class WinnowRun(fors.Run):
     def cleanup(self, samples, key):
         dataset = samples._root_dataset
         schema = dataset.get_field_schema()
-        fields = [f for f in self.config.fields if f in schema]
+        flat = dataset.get_field_schema(flat=True)
+        # Object attributes (``gt.detections.score``) are deleted by their path.
+        fields = [f for f in self.config.fields if f in (flat if "." in f else schema)]
         if fields:
             dataset.delete_sample_fields(fields)
         if self.config.tags:
@@ -188,26 +195,111 @@ class Step:
         score (None): ``{"field": name, "descending": bool}`` (see
             :class:`WinnowRunConfig`)
         key (None): the run key; None means :func:`run_key` of ``method`` and
-            the first field
+            the first field (its full path for objects)
         overwrite (False): allow writing over what others wrote
+        patches_field (None): a Detections/Polylines field name or
+            :class:`~winnow.plugin.inputs.PatchesField`: the run is on its
+            objects. ``fields`` (and ``score``'s field) are then ATTRIBUTES of
+            the objects (``fields=dict(score="outlier_score")`` writes
+            ``gt.detections.outlier_score``, recorded by that path), label tags
+            are given as ``tags`` (recorded as ``label_tags={tag: [field]}``),
+            and the record holds ``patches_field``; :attr:`patches` is the
+            resolved field and :meth:`path` maps a role to the path written.
+            The write helpers (:meth:`clear`, :meth:`set_values`,
+            :meth:`untag`, :meth:`tag`, :meth:`save_tagged_view`) do the
+            sample or the object version of each write
+
+    Attributes:
+        key: the run key
+        patches: None, or the resolved :class:`~winnow.plugin.inputs.PatchesField`
     """
 
     def __init__(self, samples, method, *, fields=None, tags=(), label_tags=None,
-                 saved_views=(), score=None, key=None, overwrite=False):
+                 saved_views=(), score=None, key=None, overwrite=False, patches_field=None):
         self.started = time.time()
         self.samples = samples
         self.method = method
-        roles = dict(fields or {})
+        self.patches = inputs.resolve_patches(samples, patches_field)
+        attributes = dict(fields or {})
+        if self.patches is not None and tags:  # tags of objects are label tags
+            label_tags = dict(label_tags or {})
+            for tag in tags:
+                label_tags.setdefault(tag, [self.patches.name])
+            tags = ()
+        if self.patches is not None:
+            for attr in attributes.values():  # before they are made into paths
+                inputs.check_name(attr, "Field names")
+            roles = {r: self.patches.path(a) for r, a in attributes.items()}
+            if score and score.get("field") in attributes.values():
+                score = dict(score, field=self.patches.path(score["field"]))
+        else:
+            roles = attributes
         fields = list(roles.values())
         self.outputs = dict(fields=fields, roles=roles, tags=list(tags),
                             label_tags=dict(label_tags or {}),
                             saved_views=list(saved_views), score=score)
+        if self.patches is not None:
+            self.outputs["patches_field"] = self.patches.name
         self.key = key or run_key(method, self.outputs["fields"][0])
         cleanup_incomplete(samples)
         inputs.check_writable(samples, self.key, owners=owners(samples._root_dataset),
-                              fields=fields, tags=tags,
+                              fields=list(attributes.values()), tags=tags,
                               label_tags=label_tags, saved_views=saved_views,
-                              overwrite=overwrite)
+                              overwrite=overwrite, patches_field=self.patches)
+
+    def path(self, role):
+        """The field (sample field, or object attribute path) written for ``role``."""
+        return self.outputs["roles"][role]
+
+    # The writes below are the sample or the object version of each step's write;
+    # call them inside ``with step.writing():``. Ids are sample ids, or the
+    # objects' label ids with ``patches_field``.
+
+    def clear(self, role):
+        """Empties ``role``'s field on the whole dataset (a re-run replaces the whole
+        previous result, never mixing two populations)."""
+        dataset = self.samples._root_dataset
+        path = self.path(role)
+        if path in dataset.get_field_schema(flat=self.patches is not None):
+            dataset.clear_sample_field(path)
+
+    def set_values(self, role, ftype, values):
+        """Declares ``role``'s field as ``ftype`` and writes ``{id: value}`` in one
+        bulk write (samples: every sample of ``values``; objects: by label id)."""
+        path = self.path(role)
+        inputs.declare_field(self.samples, path, ftype)
+        if self.patches is None:
+            self.samples.set_values(path, values, key_field="id")
+        elif values:
+            self.samples.set_label_values(path, values)
+
+    def untag(self, tag):
+        """Takes ``tag`` back from every sample (or every object of the field)."""
+        dataset = self.samples._root_dataset
+        if self.patches is None:
+            dataset.untag_samples(tag)
+        else:
+            dataset.untag_labels(tag, label_fields=self.patches.name)
+
+    def tag(self, ids, tag):
+        """Tags the samples (or objects) ``ids``."""
+        ids = list(ids)
+        if not ids:
+            return
+        if self.patches is None:
+            self.samples._root_dataset.select(ids).tag_samples(tag)
+        else:
+            inputs.tag_objects(self.samples, self.patches, ids, tag)
+
+    def save_tagged_view(self, name, tag):
+        """Saves the view of the samples (or, as a patches view, of the objects)
+        tagged ``tag`` as ``name``."""
+
+        if self.patches is None:
+            view = self.samples.match_tags(tag)
+        else:
+            view = inputs.objects_view(self.samples, self.patches, tag)
+        self.samples._root_dataset.save_view(name, view, overwrite=True)
 
     @contextlib.contextmanager
     def writing(self):
@@ -270,6 +362,11 @@ class Results:
         return self.summary() + "".join("; " + n for n in notes)
 
 
+def objects_view_name(patches, tag):
+    """The saved view of the objects of ``patches`` (a PatchesField) tagged ``tag``."""
+    return "winnow-%s-%s" % (patches.name, tag)
+
+
 def list_runs(samples, method=None):
     """Lists the Winnow runs recorded on a dataset.
 
@@ -280,7 +377,8 @@ def list_runs(samples, method=None):
     Returns:
         a list of dicts with ``key``, ``method``, ``timestamp``, ``fields``,
         ``roles``, ``tags``, ``label_tags``, ``saved_views``, ``score``, ``params``,
-        ``counts``, ``versions``, ``seconds`` and ``status``
+        ``counts``, ``versions``, ``seconds``, ``status`` and ``patches_field``
+        (None, or the objects field the run was on)
     """
     dataset = samples._root_dataset
     runs = []
@@ -307,6 +405,7 @@ def list_runs(samples, method=None):
                 versions=dict(config.versions),
                 seconds=config.seconds,
                 status=getattr(config, "status", "complete"),
+                patches_field=getattr(config, "patches_field", None),
             )
         )
     runs.sort(key=lambda r: r["timestamp"] or datetime.datetime.min)
