@@ -1,23 +1,35 @@
-"""Label issues on real Fashion-MNIST embeddings with known flips: Winnow vs anchors.
+"""Label issues on real Fashion-MNIST embeddings with known flips: Winnow vs tuned anchors.
 
-    .venv/bin/python benchmarks/label_issues.py [--n 60000] [--rates 5 10 20 30]
-        [--kinds uniform confusable] [--multilabel 3000] [--no-brain]
+    .venv/bin/python benchmarks/label_issues.py [--sizes 300 600 1200 3000 10000]
+        [--rates 5 10 20] [--kinds uniform confusable] [--seeds 5] [--multilabel 3000]
+        [--no-brain] [--no-tune-mlp] [--lr-grid ...] [--mlp-grid ...] [--json results.json]
+    .venv/bin/python benchmarks/label_issues.py --summarise results.json [more.json]
 
-Flips 5/10/20/30 % of the training labels, uniformly (to any other class) or between
-confusable classes (T-shirt <-> shirt, pullover <-> coat, sneaker <-> ankle boot,
-dress <-> trouser), then scores the flagged set of each method against the flips
-(precision, recall, F1) with its wall time, in one table:
+For each size, noise kind, rate and seed: a fresh random subset of the 60 000 training
+embeddings (EfficientNet-Lite0, 112 px), ``rate`` of its labels flipped uniformly (to any
+other class) or between confusable classes (T-shirt <-> shirt, pullover <-> coat, sneaker
+<-> ankle boot, dress <-> trouser). Each method's flagged set is scored against the flips
+(precision, recall, F1); F1 differences to Winnow are paired by seed (mean +- standard
+error). Methods, side by side on the same subset:
 
-- Winnow: ``out_of_sample_probs`` (bagged MLPs, out-of-bag) + cleanlab
-- cleanlab + cross-validated logistic regression on the same embeddings
-  (StandardScaler + LogisticRegression, 5-fold ``cross_val_predict``)
-- a single MLP (Miribel's baseline), 5-fold cross-validated, + cleanlab
-- FiftyOne Brain ``compute_mistakenness`` fed with the cross-validated logistic
-  predictions (flagged: mistakenness > 0.5, i.e. a prediction that disagrees)
+- Winnow's default (``classifier="auto"``): a cross-fitted mixture of bagged MLPs and
+  logistic regressions (see ``plugin/classifiers.py``), + cleanlab
+- Winnow's bagged MLPs alone (the default before issue 17), + cleanlab: free, it is one
+  of the mixture's candidates
+- cleanlab + logistic regression as a careful user tunes it: standardized embeddings, C
+  chosen by 3-fold out-of-fold log loss over ``LR_GRID`` inside each of 5 outer folds
+  (nested, so no sample's probability comes from a model or a C choice that saw it)
+- a single MLP per outer fold (Miribel's baseline) + cleanlab, its L2 penalty chosen
+  the same nested way over ``MLP_GRID`` (``--no-tune-mlp``: Winnow's alpha)
+- FiftyOne Brain ``compute_mistakenness`` fed with the tuned logistic predictions
+  (flagged: mistakenness > 0.5, i.e. a prediction that disagrees)
 
-Then a multi-label case from real images: 2x2 mosaics of Fashion-MNIST items embedded
-with ``embed_arrays`` at 112 px, labels = the set of their classes, 10 % of mosaics
-with one class swapped for an absent one.
+Per-class precision of the flags (summed over seeds) is printed per setting for Winnow
+and the logistic anchor. Everything runs on one BLAS/torch thread (a shared machine).
+
+Then, with ``--multilabel N``, a multi-label case from real images: 2x2 mosaics of
+Fashion-MNIST items embedded with ``embed_arrays`` at 112 px, labels = the set of their
+classes, 10 % of mosaics with one class swapped for an absent one.
 """
 
 import argparse
@@ -63,29 +75,86 @@ def prf(flagged, truth):
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
-def cv_logistic(X, y, multi_label=False):
+LR_GRID = (0.001, 0.003, 0.01, 0.03, 0.1)
+MLP_GRID = (1e-2, 1e-1, 1.0, 10.0)
+
+
+def _log_loss(probs, y, multi_label):
+    p = np.clip(probs, 1e-7, 1 - 1e-7)
+    if multi_label:
+        return float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
+    return float(-np.log(p[np.arange(len(y)), y]).mean())
+
+
+def _fit_predict(make, X, y, train, test, k, multi_label):
+    model = make().fit(X[train], y[train])
+    return li._predict(model, X[test], k, multi_label)
+
+
+def nested_cv_probs(make, grid, X, y, *, k=10, multi_label=False, outer=5, inner=3, seed=0):
+    """Out-of-sample probabilities with the hyper-parameter chosen inside each outer fold.
+
+    ``make(value)`` builds a fresh model; within the outer fold's training rows,
+    ``value`` is chosen by ``inner``-fold out-of-fold log loss; the model refitted on
+    all training rows with it scores the outer fold. Returns ``(probs, chosen)``.
+    """
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    split = KFold if multi_label else StratifiedKFold
+    probs = np.zeros((len(X), y.shape[1] if multi_label else k))
+    chosen = []
+    for train, test in split(outer, shuffle=True, random_state=seed).split(X, y if not
+                                                                           multi_label else None):
+        losses = []
+        for value in grid:
+            oof = np.zeros((len(train), probs.shape[1]))
+            for a, b in split(inner, shuffle=True, random_state=seed + 1).split(
+                    train, y[train] if not multi_label else None):
+                oof[b] = _fit_predict(lambda: make(value), X, y, train[a], train[b],
+                                      probs.shape[1], multi_label)
+            losses.append(_log_loss(oof, y[train], multi_label))
+        best = grid[int(np.argmin(losses))]
+        chosen.append(best)
+        probs[test] = _fit_predict(lambda: make(best), X, y, train, test, probs.shape[1],
+                                   multi_label)
+    return probs, chosen
+
+
+def tuned_logistic(X, y, multi_label=False, k=10, seed=0, grid=LR_GRID):
+    """cleanlab's advice done carefully: standardized embeddings, C by nested CV."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import cross_val_predict, KFold, StratifiedKFold
     from sklearn.multiclass import OneVsRestClassifier
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    model = LogisticRegression(max_iter=200)
-    if multi_label:
-        model = OneVsRestClassifier(model)
-        cv = KFold(5, shuffle=True, random_state=0)
-    else:
-        cv = StratifiedKFold(5, shuffle=True, random_state=0)
-    pipe = make_pipeline(StandardScaler(), model)
-    return cross_val_predict(pipe, X, y, cv=cv, method="predict_proba")
+    def make(c):
+        model = LogisticRegression(C=c, max_iter=300)
+        return make_pipeline(StandardScaler(),
+                             OneVsRestClassifier(model) if multi_label else model)
+
+    return nested_cv_probs(make, tuple(grid), X, y, k=k, multi_label=multi_label, seed=seed)
 
 
-def winnow(X, y, multi_label=False, k=10, **kw):
-    return li.out_of_sample_probs(X, y, multi_label=multi_label, n_classes=k, **kw)
+def tuned_mlp(P, y, multi_label=False, k=10, seed=0, tune=True, grid=MLP_GRID):
+    """One MLP per outer fold (Winnow's member) on prepared features; alpha by nested CV."""
+    from winnow.plugin.mlp import TorchMLPClassifier
+
+    def make(alpha):
+        return TorchMLPClassifier(hidden=128, alpha=alpha, learning_rate=1e-3,
+                                  early_stopping="auto", validation_fraction=0.1,
+                                  n_iter_no_change=4, random_state=seed)
+
+    return nested_cv_probs(make, tuple(grid) if tune else (1e-2,), P, y, k=k,
+                           multi_label=multi_label, seed=seed)
 
 
-def single_mlp(X, y, multi_label=False, k=10):
-    return li.out_of_sample_probs(X, y, classifier="mlp", multi_label=multi_label, n_classes=k)
+def winnow_auto(X, y, multi_label=False, k=10, seed=0):
+    """Winnow's default; returns ``(probs, fitted)`` (fitted: the mixture's record and
+    every candidate's own probabilities)."""
+    P = li.prepare_features(X, seed=seed)
+    fitted = li.fit_out_of_sample(P, y, classifier="auto", seed=seed, multi_label=multi_label,
+                                  n_classes=k)
+    return fitted["probs"], fitted
 
 
 class BrainAnchor:
@@ -104,6 +173,7 @@ class BrainAnchor:
         import fiftyone.brain as fob
 
         fo = self.fo
+        ids = self.ids[:len(labels)]
         if multi_label:
             gt = [fo.Classifications(classifications=[fo.Classification(label=classes[j])
                                                       for j in np.flatnonzero(row)])
@@ -115,56 +185,131 @@ class BrainAnchor:
             gt = [fo.Classification(label=classes[c]) for c in labels]
             pred = [fo.Classification(label=classes[j], confidence=float(p[j]))
                     for j, p in zip(probs.argmax(1), probs)]
-        self.ds.set_values("gt", dict(zip(self.ids, gt)), key_field="id")
-        self.ds.set_values("pred", dict(zip(self.ids, pred)), key_field="id")
+        view = self.ds.select(ids)
+        view.set_values("gt", dict(zip(ids, gt)), key_field="id")
+        view.set_values("pred", dict(zip(ids, pred)), key_field="id")
         t = time.time()
-        fob.compute_mistakenness(self.ds, "pred", label_field="gt", progress=False)
-        m = np.array(self.ds.values("mistakenness"), dtype=float)
+        fob.compute_mistakenness(view, "pred", label_field="gt", progress=False)
+        m = np.array(view.values("mistakenness"), dtype=float)
         return m > threshold, time.time() - t
 
     def close(self):
         self.ds.delete()
 
 
-def run_single_label(args, rows):
+WINNOW = "Winnow default (auto mixture) + cleanlab"
+METHODS = (WINNOW, "Winnow bagged MLPs alone + cleanlab", "cleanlab + tuned logistic regression",
+           "single MLP (tuned alpha) + cleanlab", "Brain mistakenness (tuned logistic preds)")
+
+
+def run_single_label(args, records):
     import cleanlab
 
     d = load_embeddings(112)
-    X, y = d["train_X"][:args.n], d["train_y"][:args.n]
+    X_all, y_all = d["train_X"], d["train_y"]
     classes = [str(c) for c in range(10)]
-    brain = None if args.no_brain else BrainAnchor(len(y))
-    for kind in args.kinds:
-        for rate in args.rates:
-            rng = np.random.default_rng(int(rate * 100) + (kind == "confusable"))
-            noisy, flipped = flip_labels(y, rate / 100.0, kind, rng)
-            setting = "%s %d%%" % (kind, rate)
+    brain = None if args.no_brain else BrainAnchor(max(args.sizes))
+    # Seeds outermost within a size: an interrupted run has whole seeds of every setting.
+    for n in args.sizes:
+        for seed in range(args.seeds):
+            for kind in args.kinds:
+                for rate in args.rates:
+                    setting = "n=%d %s %d%%" % (n, kind, rate)
+                    rng = np.random.default_rng([n, rate, kind == "confusable", seed])
+                    rows = np.sort(rng.choice(len(X_all), n, replace=False))
+                    X, y = X_all[rows], y_all[rows]
+                    noisy, flipped = flip_labels(y, rate / 100.0, kind, rng)
+                    found = {}
 
-            t = time.time()
-            probs = winnow(X, noisy)
-            flagged, _, _ = li.find_issues(noisy, probs)
-            rows.append((setting, "Winnow (bagged MLP + cleanlab)", *prf(flagged, flipped),
-                         time.time() - t))
+                    t = time.time()
+                    probs, fitted = winnow_auto(X, noisy, seed=seed)
+                    found[WINNOW] = (li.find_issues(noisy, probs)[0], time.time() - t)
+                    mlps = fitted["candidate_probs"]["bagging-mlp"]
+                    found[METHODS[1]] = (li.find_issues(noisy, mlps)[0], float("nan"))
 
-            t = time.time()
-            lr = cv_logistic(X, noisy)
-            t_lr = time.time() - t
-            flagged = cleanlab.filter.find_label_issues(noisy, lr)
-            rows.append((setting, "cleanlab + CV logistic regression", *prf(flagged, flipped),
-                         time.time() - t))
+                    t = time.time()
+                    lr, cs = tuned_logistic(X, noisy, seed=seed, grid=args.lr_grid)
+                    t_lr = time.time() - t
+                    found[METHODS[2]] = (cleanlab.filter.find_label_issues(noisy, lr), t_lr)
 
-            t = time.time()
-            probs = single_mlp(X, noisy)
-            flagged, _, _ = li.find_issues(noisy, probs)
-            rows.append((setting, "single MLP (CV) + cleanlab", *prf(flagged, flipped),
-                         time.time() - t))
+                    t = time.time()
+                    P = li.prepare_features(X, seed=seed)
+                    mlp, alphas = tuned_mlp(P, noisy, seed=seed, tune=not args.no_tune_mlp,
+                                            grid=args.mlp_grid)
+                    found[METHODS[3]] = (li.find_issues(noisy, mlp)[0], time.time() - t)
 
-            if brain is not None:
-                flagged, secs = brain.flag(noisy, lr, classes)
-                rows.append((setting, "Brain mistakenness (CV logistic preds)",
-                             *prf(flagged, flipped), secs + t_lr))
-            print_table(rows[-4:], header=False)
+                    if brain is not None:
+                        flagged, secs = brain.flag(noisy, lr, classes)
+                        found[METHODS[4]] = (flagged, secs + t_lr)
+                    for method, (flagged, secs) in found.items():
+                        p, r, f1 = prf(np.asarray(flagged, dtype=bool), flipped)
+                        per_class = [(int((flagged & (noisy == c)).sum()),
+                                      int((flagged & flipped & (noisy == c)).sum()))
+                                     for c in range(10)]
+                        records.append(dict(setting=setting, n=n, kind=kind, rate=rate,
+                                            seed=seed, method=method, precision=p, recall=r,
+                                            f1=f1, seconds=secs, per_class=per_class))
+                    records[-len(found)]["auto"] = fitted["classifier"]
+                    records[-len(found) + 2]["C"] = cs
+                    records[-len(found) + 3]["alpha"] = alphas
+                    print("%s seed %d: %s | weights %s | C %s | alpha %s" % (
+                        setting, seed, " ".join("%.3f" % r["f1"] for r in
+                                                records[-len(found):]),
+                        fitted["classifier"]["weights"], cs, alphas), flush=True)
+                    if args.json:  # after every seed: a killed run keeps what finished
+                        _dump(records, args.json)
+        summarise([r for r in records if r.get("n") == n], header=False)
     if brain is not None:
         brain.close()
+
+
+def _dump(records, path):
+    import json
+
+    with open(path + ".tmp", "w") as f:
+        json.dump(records, f, indent=1, default=float)
+    os.replace(path + ".tmp", path)
+
+
+def summarise(records, header=True):
+    """Mean precision/recall/F1 per setting and method, the F1 difference to Winnow
+    paired by seed (mean +- standard error) and mean seconds."""
+    if header:
+        print("| setting | method | seeds | precision | recall | F1 | Winnow - method (F1) "
+              "| seconds |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|")
+    settings = list(dict.fromkeys(r["setting"] for r in records))
+    for setting in settings:
+        rs = [r for r in records if r["setting"] == setting]
+        ours = {r["seed"]: r["f1"] for r in rs if r["method"] == WINNOW}
+        for method in dict.fromkeys(r["method"] for r in rs):
+            mine = [r for r in rs if r["method"] == method]
+            diff = np.array([ours[r["seed"]] - r["f1"] for r in mine if r["seed"] in ours])
+            if method == WINNOW or len(diff) == 0:
+                delta = "—"
+            else:
+                se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
+                delta = "%+.3f ± %.3f" % (diff.mean(), se)
+            secs = [r["seconds"] for r in mine if r["seconds"] == r["seconds"]]
+            print("| %s | %s | %d | %.3f | %.3f | %.3f | %s | %s |" % (
+                setting, method, len(mine), np.mean([r["precision"] for r in mine]),
+                np.mean([r["recall"] for r in mine]), np.mean([r["f1"] for r in mine]), delta,
+                "%.1f" % np.mean(secs) if secs else "(in the default)"), flush=True)
+
+
+def per_class_table(records, methods=(WINNOW, METHODS[2])):
+    """Per-class precision of the flags, summed over seeds: ``flags (precision)``."""
+    settings = list(dict.fromkeys(r["setting"] for r in records if "per_class" in r))
+    print("| setting | method | " + " | ".join("class %d" % c for c in range(10)) + " |")
+    print("|---|---|" + "---:|" * 10)
+    for setting in settings:
+        for method in methods:
+            rs = [r for r in records if r["setting"] == setting and r["method"] == method]
+            if not rs:
+                continue
+            tot = np.sum([r["per_class"] for r in rs], axis=0)
+            print("| %s | %s | %s |" % (setting, method, " | ".join(
+                "%d (%.2f)" % (f, t / f if f else float("nan")) for f, t in tot)))
 
 
 def mosaics(n, rng):
@@ -183,7 +328,7 @@ def mosaics(n, rng):
     return np.ascontiguousarray(out), Y
 
 
-def run_multi_label(args, rows):
+def run_multi_label(args, records):
     from winnow.plugin.embeddings import embed_arrays
 
     rng = np.random.default_rng(7)
@@ -205,76 +350,82 @@ def run_multi_label(args, rows):
         noisy[r, rng.choice(absent)] = 1
         flipped[r] = True
     setting = "multi-label 10%"
-    classes = [str(c) for c in range(10)]
+    found = {}
 
     t = time.time()
-    probs = winnow(X, noisy, multi_label=True)
+    probs, fitted = winnow_auto(X, noisy, multi_label=True)
     flagged, quality, _ = li.find_issues(noisy, probs, multi_label=True)
-    rows.append((setting, "Winnow (bagged MLP + cleanlab)", *prf(flagged, flipped),
-                 time.time() - t))
+    found[WINNOW] = (flagged, time.time() - t)
     # Miribel's MSE ranking: flag as many as cleanlab did, worst MSE first.
     mse = ((noisy - probs) ** 2).mean(1)
     top = np.zeros(len(Y), dtype=bool)
     top[np.argsort(-mse)[:int(flagged.sum())]] = True
-    rows.append((setting, "Winnow, MSE ranking (same count)", *prf(top, flipped),
-                 time.time() - t))
+    found["Winnow, MSE ranking (same count)"] = (top, float("nan"))
 
-    t = time.time()
-    lr = cv_logistic(X, noisy, multi_label=True)
-    t_lr = time.time() - t
     from cleanlab.multilabel_classification import filter as mlfilter
 
-    flagged = mlfilter.find_label_issues([list(np.flatnonzero(r)) for r in noisy], lr)
-    rows.append((setting, "cleanlab + CV logistic regression", *prf(flagged, flipped),
-                 time.time() - t))
-
     t = time.time()
-    probs = single_mlp(X, noisy, multi_label=True)
-    flagged, _, _ = li.find_issues(noisy, probs, multi_label=True)
-    rows.append((setting, "single MLP (CV) + cleanlab", *prf(flagged, flipped),
-                 time.time() - t))
-    if not args.no_brain:
-        brain = BrainAnchor(len(Y))
-        try:
-            flagged, secs = brain.flag(noisy, lr, classes, multi_label=True)
-            rows.append((setting, "Brain mistakenness (CV logistic preds)",
-                         *prf(flagged, flipped), secs + t_lr))
-        except Exception as e:  # fiftyone-brain 0.25: Classifications are not supported
-            print("Brain mistakenness, multi-label: n/a (%s: %s)" % (type(e).__name__, e))
-        finally:
-            brain.close()
-    print_table(rows[-4:], header=False)
-
-
-def print_table(rows, header=True):
-    if header:
-        print("| setting | method | precision | recall | F1 | seconds |")
-        print("|---|---|---:|---:|---:|---:|")
-    for setting, method, p, r, f1, secs in rows:
-        print("| %s | %s | %.3f | %.3f | %.3f | %.1f |" % (setting, method, p, r, f1, secs),
-              flush=True)
+    lr, cs = tuned_logistic(X, noisy, multi_label=True, grid=args.lr_grid)
+    found[METHODS[2]] = (mlfilter.find_label_issues([list(np.flatnonzero(r)) for r in noisy],
+                                                    lr), time.time() - t)
+    t = time.time()
+    mlp, alphas = tuned_mlp(li.prepare_features(X), noisy, multi_label=True,
+                            tune=not args.no_tune_mlp)
+    found[METHODS[3]] = (li.find_issues(noisy, mlp, multi_label=True)[0], time.time() - t)
+    for method, (flagged, secs) in found.items():
+        records.append(dict(setting=setting, seed=0, method=method, seconds=secs,
+                            **dict(zip(("precision", "recall", "f1"),
+                                       prf(np.asarray(flagged, dtype=bool), flipped)))))
+    print("multi-label: weights %s, C %s, alpha %s" % (fitted["classifier"]["weights"], cs,
+                                                        alphas))
+    summarise([r for r in records if r["setting"] == setting], header=False)
 
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--n", type=int, default=60000)
-    parser.add_argument("--rates", type=int, nargs="+", default=[5, 10, 20, 30])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[300, 600, 1200, 3000, 10000])
+    parser.add_argument("--rates", type=int, nargs="+", default=[5, 10, 20])
     parser.add_argument("--kinds", nargs="+", default=["uniform", "confusable"])
+    parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--multilabel", type=int, default=3000,
                         help="number of 2x2 mosaics (0: skip the multi-label case)")
     parser.add_argument("--no-brain", action="store_true")
+    parser.add_argument("--no-tune-mlp", action="store_true",
+                        help="single-MLP anchor with Winnow's alpha (1e-2) instead of nested CV")
+    parser.add_argument("--lr-grid", type=float, nargs="+", default=list(LR_GRID),
+                        help="C values the logistic anchor's nested CV chooses from")
+    parser.add_argument("--summarise", nargs="+", metavar="JSON",
+                        help="print the tables of earlier --json runs and exit")
+    parser.add_argument("--mlp-grid", type=float, nargs="+", default=list(MLP_GRID),
+                        help="alphas the single-MLP anchor's nested CV chooses from")
+    parser.add_argument("--json", help="also write every run's numbers to this file")
     args = parser.parse_args()
     os.environ.setdefault("FIFTYONE_DO_NOT_TRACK", "true")
+    if args.summarise:
+        import json
 
-    rows = []
+        records = [r for path in args.summarise for r in json.load(open(path))]
+        summarise(records)
+        print()
+        per_class_table(records)
+        return
+    from threadpoolctl import threadpool_limits
+
+    records = []
     started = time.time()
-    if args.kinds and args.rates:
-        run_single_label(args, rows)
-    if args.multilabel:
-        run_multi_label(args, rows)
-    print("\nFashion-MNIST train, %d samples, EfficientNet-Lite0 112 px embeddings; %d cores; "
-          "total %.0f s\n" % (args.n, os.cpu_count(), time.time() - started))
-    print_table(rows)
+    with threadpool_limits(1):
+        if args.kinds and args.rates and args.sizes:
+            run_single_label(args, records)
+        if args.multilabel:
+            run_multi_label(args, records)
+    print("\nFashion-MNIST train subsets, EfficientNet-Lite0 112 px embeddings; %s; "
+          "%d cores (1 thread used); total %.0f s\n"
+          % (" ".join(sys.argv[1:]) or "defaults", os.cpu_count(), time.time() - started))
+    summarise(records)
+    print()
+    per_class_table(records)
+    if args.json:
+        _dump(records, args.json)
 
 
 if __name__ == "__main__":
