@@ -35,8 +35,18 @@ class EmbeddingsResults(images.ImageResults):
     ATTRIBUTES = ("embeddings_field", "error_field", "dim", "num_samples", "num_embedded",
                   "failures", "run_key", "model", "layer", "brain_keys", "image_issues",
                   "seconds")
+    # Object embeddings (patches_field=...): the objects field, the objects in the
+    # view (num_embedded and failures then count objects) and the unreadable images.
+    patches_field = None
+    num_objects = None
+    num_images_failed = 0
 
     def summary(self):
+        if self.patches_field is not None:
+            return ("Object embeddings %r: %d/%d objects of %d samples embedded (%d-d, model "
+                    "%s, layer %s) in %.1f s"
+                    % (self.embeddings_field, self.num_embedded, self.num_objects,
+                       self.num_samples, self.dim or 0, self.model, self.layer, self.seconds))
         return ("Embeddings %r: %d/%d samples embedded (%d-d, model %s, layer %s) in %.1f s"
                 % (self.embeddings_field, self.num_embedded, self.num_samples, self.dim or 0,
                    self.model, self.layer, self.seconds))
@@ -64,8 +74,12 @@ def compute_embeddings(
     visualization=None,
     overwrite=False,
     image_issues=False,
+    patches_field=None,
+    crop_margin=0.1,
+    min_box_size=images.MIN_BOX_SIZE,
 ):
-    """Computes an embedding for every image of a dataset or view.
+    """Computes an embedding for every image of a dataset or view, or for every
+    object of its ``patches_field``.
 
     Images are decoded in parallel (DataLoader workers), run in batches under
     ``torch.inference_mode`` in channels-last layout, and the vectors are
@@ -105,13 +119,42 @@ def compute_embeddings(
             the same decoding pass (one decode per image) and write the scores,
             tags and views exactly as :func:`winnow.find_image_issues` with its
             defaults does, recorded as that step's run; re-tag with other
-            thresholds by ``find_image_issues`` (no decoding)
+            thresholds by ``find_image_issues`` (no decoding); whole images only
+        patches_field (None): a ``Detections`` (or ``Polylines``: their bounding
+            boxes) field: embed each of its objects instead of the images. Every
+            box is cropped from the one decode of its image, grown by
+            ``crop_margin``, squashed to the model's input and run in batches of
+            crops; the vectors are written as the attribute ``embeddings_field``
+            of each object (e.g. ``ground_truth.detections.embedding``, as
+            FiftyOne's ``compute_patch_embeddings`` stores them) and an object
+            that can't be embedded (no/zero-area box, box outside the image, box
+            smaller than ``min_box_size``, unreadable image) gets its reason in
+            the attribute ``<embeddings_field>_error``. The Brain runs are built
+            on the objects (``patches_field=``)
+        crop_margin (0.1): with ``patches_field``, the context added around each
+            box on every side, as a fraction of the box's width and height
+            (clipped to the image); 0 crops the box exactly
+        min_box_size (4): with ``patches_field``, the smallest box side, in
+            pixels of the image (the box clipped to it, before the margin), that
+            is embedded
 
     Returns:
         an :class:`EmbeddingsResults`
     """
     images.check_image_step(samples, batch_size=batch_size, num_workers=num_workers)
     inputs.check_choice(visualization, (None,) + embedding_map.METHODS, "visualization")
+    if patches_field is not None:
+        if image_issues:
+            raise ValueError("image_issues=True scores whole images and cannot run with "
+                             "patches_field; run find_image_issues (or compute_embeddings "
+                             "without patches_field) for image issues")
+        return _compute_object_embeddings(
+            samples, inputs.patches_field(samples, patches_field), model=model, layer=layer,
+            embeddings_field=embeddings_field, batch_size=batch_size,
+            num_workers=num_workers, device=device, skip_failures=skip_failures,
+            progress=progress, weights_path=weights_path, transforms=transforms,
+            similarity_index=similarity_index, visualization=visualization,
+            overwrite=overwrite, crop_margin=crop_margin, min_box_size=min_box_size)
     error_field = embeddings_field + "_error"
     step = runs.Step(samples, STEP, fields=dict(embeddings=embeddings_field, error=error_field),
                      overwrite=overwrite)
@@ -146,16 +189,9 @@ def compute_embeddings(
         samples.set_values(error_field, dict(zip(ids, error_values)), key_field="id")
 
     num_embedded = len(ids) - len(errors)
-    params = dict(
-        model=loaded.name,
-        weights=loaded.weights,
-        layer=extractor.layer,
-        layer_capture=extractor.capture,
-        embeddings_field=embeddings_field,
-        batch_size=batch_size,
-        similarity_index=bool(similarity_index),
-        visualization=visualization,
-    )
+    params = _params(loaded, extractor, embeddings_field=embeddings_field,
+                     batch_size=batch_size, similarity_index=bool(similarity_index),
+                     visualization=visualization)
     counts = dict(samples=len(ids), embedded=num_embedded, failed=len(errors), dim=dim)
     # Recorded before the Brain runs: one that fails (e.g. umap-learn missing) must
     # not leave the written vectors marked "writing", to be removed as half-written.
@@ -181,6 +217,127 @@ def compute_embeddings(
     )
 
 
+def _params(loaded, extractor, **options):
+    """The run record's parameters: what produced the vectors, then the options."""
+    return dict(model=loaded.name, weights=loaded.weights, layer=extractor.layer,
+                layer_capture=extractor.capture, **options)
+
+
+def check_crop_options(embeddings_field, crop_margin, min_box_size):
+    """Refuses bad object-embedding options (``patches_field=``); returns the margin
+    and the pixel floor as floats."""
+    if not isinstance(embeddings_field, str) or not embeddings_field.isidentifier():
+        raise ValueError("With patches_field, embeddings_field is the name of an attribute of "
+                         "each object (letters, digits and _; no '.'); got %r"
+                         % (embeddings_field,))
+    try:
+        margin = float(crop_margin)
+    except (TypeError, ValueError):
+        margin = float("nan")
+    if isinstance(crop_margin, bool) or not 0.0 <= margin <= 1.0:
+        raise ValueError("crop_margin must be a number in [0, 1] (a fraction of the box size "
+                         "added on each side); got %r" % (crop_margin,))
+    try:
+        floor = float(min_box_size)
+    except (TypeError, ValueError):
+        floor = float("nan")
+    if isinstance(min_box_size, bool) or not floor >= 1.0:
+        raise ValueError("min_box_size must be a number of pixels >= 1; got %r"
+                         % (min_box_size,))
+    return margin, floor
+
+
+def _read_objects(samples, pf):
+    """The sample ids, file paths, and per sample the object ids and relative boxes."""
+    if pf.kind == "polylines":
+        ids, filepaths, object_ids, points = samples.values(
+            ["id", "filepath", pf.path("id"), pf.path("points")])
+        boxes = [[images.polyline_box(p) for p in (ps or [])] for ps in points]
+    else:
+        ids, filepaths, object_ids, boxes = samples.values(
+            ["id", "filepath", pf.path("id"), pf.path("bounding_box")])
+        boxes = [list(b or []) for b in boxes]
+    return ids, filepaths, [list(o or []) for o in object_ids], boxes
+
+
+def _reason_kind(reason):
+    # Box reasons read "kind: details" (see images.crop_regions): counted by kind.
+    return reason.split(":")[0]
+
+
+def _compute_object_embeddings(samples, pf, *, model, layer, embeddings_field, batch_size,
+                               num_workers, device, skip_failures, progress, weights_path,
+                               transforms, similarity_index, visualization, overwrite,
+                               crop_margin, min_box_size):
+    margin, floor = check_crop_options(embeddings_field, crop_margin, min_box_size)
+    step = runs.Step(samples, STEP,
+                     fields=dict(embeddings=embeddings_field, error=embeddings_field + "_error"),
+                     patches_field=pf, overwrite=overwrite)
+    vector_path, error_path = step.path("embeddings"), step.path("error")
+    ids, filepaths, object_ids, boxes = _read_objects(samples, pf)
+    num_objects = sum(len(o) for o in object_ids)
+
+    loaded = models.load_model(model, weights_path=weights_path, transforms=transforms,
+                               device=device)
+    extractor = models.FeatureExtractor(loaded.module, layer=layer)
+    vectors, errors, image_errors = images.run_model_on_objects(
+        filepaths, boxes, loaded, forward=extractor, context=margin, min_box_size=floor,
+        batch_size=batch_size, num_workers=num_workers, skip_failures=skip_failures,
+        progress=progress)
+    dim = vectors.shape[1] if vectors is not None else None
+
+    # Every object of the view gets both attributes, so a re-run replaces the vector
+    # or reason of the last run.
+    vector_values, error_values = [], []
+    m = 0
+    for sample_id, labels in zip(ids, object_ids):
+        for label_id in labels:
+            reason = errors.get(m)
+            vector = vectors[m] if reason is None else None
+            vector_values.append(dict(sample_id=sample_id, label_id=label_id, value=vector))
+            error_values.append(dict(sample_id=sample_id, label_id=label_id, value=reason))
+            m += 1
+
+    with step.writing():
+        inputs.declare_field(samples, vector_path, fof.VectorField)
+        inputs.declare_field(samples, error_path, fof.StringField)
+        if vector_values:
+            samples.set_label_values(vector_path, vector_values)
+            samples.set_label_values(error_path, error_values)
+
+    num_embedded = num_objects - len(errors)
+    unreadable = set(image_errors.values())
+    failures = collections.Counter(
+        reason if reason in unreadable else _reason_kind(reason) for reason in errors.values())
+    params = _params(loaded, extractor, embeddings_field=embeddings_field,
+                     patches_field=pf.name, crop_margin=margin, min_box_size=floor,
+                     batch_size=batch_size, similarity_index=bool(similarity_index),
+                     visualization=visualization)
+    counts = dict(samples=len(ids), objects=num_objects, embedded=num_embedded,
+                  failed=len(errors), images_failed=len(image_errors), dim=dim)
+    key = step.record(params, counts)
+    brain_keys = _build_brain_runs(samples, embeddings_field, similarity_index, visualization,
+                                   num_embedded, patches_field=pf.name)
+
+    return EmbeddingsResults(
+        embeddings_field=vector_path,
+        error_field=error_path,
+        dim=dim,
+        num_samples=len(ids),
+        num_embedded=num_embedded,
+        failures=dict(failures),
+        run_key=key,
+        model=loaded.name,
+        layer=extractor.layer,
+        brain_keys=brain_keys,
+        image_issues=None,
+        seconds=step.seconds,
+        patches_field=pf.name,
+        num_objects=num_objects,
+        num_images_failed=len(image_errors),
+    )
+
+
 def embed_images(filepaths, *, model=models.DEFAULT_MODEL, layer=None, batch_size=32,
                  num_workers=None, device=None, progress=False):
     """Array-level embeddings of image files (no dataset involved).
@@ -202,22 +359,29 @@ def embed_images(filepaths, *, model=models.DEFAULT_MODEL, layer=None, batch_siz
     return vectors, errors
 
 
-def _build_brain_runs(samples, field, similarity_index, visualization, num_embedded):
+def _build_brain_runs(samples, field, similarity_index, visualization, num_embedded, *,
+                      patches_field=None):
     keys = {}
     if not (similarity_index or visualization) or num_embedded == 0:
         return keys
     import fiftyone.brain as fob
+    from fiftyone import ViewField as F
 
-    embedded = samples.exists(field)
+    if patches_field is None:
+        embedded, name, on = samples.exists(field), field, {}
+    else:
+        # Brain reads the attribute of the objects that have one.
+        embedded = samples.filter_labels(patches_field, F(field) != None)  # noqa: E711
+        name, on = "%s_%s" % (patches_field, field), dict(patches_field=patches_field)
     if similarity_index:
-        key = field + "_sim"
+        key = name + "_sim"
         fob.compute_similarity(embedded, embeddings=field, brain_key=key, metric="cosine",
-                               backend="sklearn")
+                               backend="sklearn", **on)
         keys["similarity"] = key
     if visualization:
-        key = embedding_map.map_key(field)
+        key = embedding_map.map_key(name)
         fob.compute_visualization(embedded, embeddings=field, method=visualization,
-                                  brain_key=key, num_dims=2, seed=51)
+                                  brain_key=key, num_dims=2, seed=51, **on)
         keys["visualization"] = key
     return keys
 

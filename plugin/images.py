@@ -298,7 +298,7 @@ def crop_regions(boxes, width, height, *, context=0.1, min_box_size=MIN_BOX_SIZE
     Args:
         boxes: K relative boxes ``[x, y, w, h]`` (top-left corner, width and
             height as fractions of the image, FiftyOne's ``bounding_box``);
-            None for an object without one
+            None (or ``[]``) for an object without one
         width, height: the decoded image's size in pixels
         context (0.1): the margin added on each side, a fraction of the box size
         min_box_size (4): the smallest visible box side, in pixels, to crop
@@ -311,16 +311,16 @@ def crop_regions(boxes, width, height, *, context=0.1, min_box_size=MIN_BOX_SIZE
     regions = np.full((len(boxes), 4), np.nan)
     reasons = {}
     for k, box in enumerate(boxes):
-        if box is None:
+        if box is None or (isinstance(box, (list, tuple)) and not box):
             reasons[k] = "no bounding box"
             continue
         try:
             x, y, w, h = (float(v) for v in box)
         except (TypeError, ValueError):
-            reasons[k] = "invalid bounding box %r" % (box,)
+            reasons[k] = "invalid bounding box: %r" % (box,)
             continue
         if not np.isfinite([x, y, w, h]).all():
-            reasons[k] = "invalid bounding box %r" % (box,)
+            reasons[k] = "invalid bounding box: %r" % (box,)
             continue
         if w <= 0 or h <= 0:
             reasons[k] = "degenerate box: zero area (width %g, height %g)" % (w, h)
