@@ -4,8 +4,8 @@ import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
 from ._common import (MODEL_CHOICES, NONE, call_operator, check_writable, engine_defaults,
-                      engine_options, flag, form_values, none_choice, operator_config, run_engine,
-                      summarize)
+                      engine_options, flag, form_values, none_choice, operator_config,
+                      patches_fields, run_engine, summarize)
 
 VISUALIZATIONS = [NONE, "pca", "umap", "tsne"]
 
@@ -26,7 +26,23 @@ def _defaults():
 def _options(params, defaults):
     options = engine_options(params, defaults)
     options["visualization"] = none_choice(options["visualization"])
+    options["patches_field"] = none_choice(options["patches_field"])
     return options
+
+
+def _flag_objects(field, margin, samples, o):
+    """The engine's checks of an objects run, shown on the form as typed."""
+    from winnow.plugin import embeddings, inputs
+
+    def check_attribute():
+        embeddings.check_crop_options(o["embeddings_field"], 0.1, 1)
+        pf = inputs.patches_field(samples, o["patches_field"])
+        attr = o["embeddings_field"]
+        check_writable(samples, embeddings.STEP, pf.path(attr), fields=[attr, attr + "_error"],
+                       patches_field=pf, overwrite=o["overwrite"])
+
+    flag(field, check_attribute)
+    flag(margin, embeddings.check_crop_options, "embedding", o["crop_margin"], 1)
 
 
 class ComputeEmbeddings(foo.Operator):
@@ -34,7 +50,8 @@ class ComputeEmbeddings(foo.Operator):
     def config(self):
         return operator_config(
             "compute_embeddings", "Winnow: compute embeddings",
-            "Embed every image with a pretrained network (any layer)")
+            "Embed every image, or every object of a detections field, with a "
+            "pretrained network (any layer)")
 
     def resolve_input(self, ctx):
         d = _defaults()
@@ -46,11 +63,30 @@ class ComputeEmbeddings(foo.Operator):
             models.add_choice(value, label=label)
         inputs.enum("model", models.values(), default=d["model"], required=True,
                     label="Model", view=models)
+        objects = types.DropdownView()
+        objects.add_choice(NONE, label="Samples (whole images)")
+        for name in patches_fields(ctx.dataset):
+            objects.add_choice(name, label="Objects of %s" % name)
+        inputs.enum("patches_field", objects.values(), default=NONE, label="Embed",
+                    description="Whole images, or each object (box) of a Detections or "
+                                "Polylines field, cropped with a margin of context",
+                    view=objects)
+        on_objects = none_choice(ctx.params.get("patches_field")) is not None
         inputs.str("layer", default=d["layer"], required=False, label="Layer",
                    description="A submodule name (winnow.list_layers(model)); empty means "
                                "the pooled features before the classifier")
         field = inputs.str("embeddings_field", default=d["embeddings_field"], required=True,
-                           label="Embeddings field")
+                           label="Embeddings attribute" if on_objects else "Embeddings field",
+                           description="Written on each object" if on_objects else None)
+        if on_objects:
+            margin = inputs.float(
+                "crop_margin", default=d["crop_margin"], min=0.0, max=1.0, required=True,
+                label="Crop margin",
+                description="Context added around each box on every side, as a fraction of "
+                            "its width and height")
+            inputs.float("min_box_size", default=float(d["min_box_size"]), min=1.0,
+                         required=True, label="Smallest box (px)",
+                         description="Smaller boxes get a reason instead of a vector")
         inputs.int("batch_size", default=d["batch_size"], min=1, required=True,
                    label="Batch size")
         inputs.bool("similarity_index", default=d["similarity_index"],
@@ -63,18 +99,22 @@ class ComputeEmbeddings(foo.Operator):
                     label="2-D map",
                     description="A FiftyOne Brain visualization for the Embeddings panel",
                     view=viz)
-        issues = inputs.bool(
-            "image_issues", default=d["image_issues"], label="Also find image issues",
-            description="Dark, light, blurry, low-information, odd size/shape, grayscale: "
-                        "scored in the same decoding pass (as find_image_issues, default "
-                        "thresholds)")
+        if not on_objects:  # image issues are scored on whole images only
+            issues = inputs.bool(
+                "image_issues", default=d["image_issues"], label="Also find image issues",
+                description="Dark, light, blurry, low-information, odd size/shape, "
+                            "grayscale: scored in the same decoding pass (as "
+                            "find_image_issues, default thresholds)")
         inputs.bool("overwrite", default=d["overwrite"], label="Overwrite an existing field")
 
         if ctx.dataset is not None:
             o = _options(form_values(inputs, ctx.params), d)
-            flag(field, check_writable, samples, _engine().STEP, o["embeddings_field"],
-                 fields=[o["embeddings_field"]], overwrite=o["overwrite"])
-            if o["image_issues"]:
+            if on_objects:
+                _flag_objects(field, margin, samples, o)
+            else:
+                flag(field, check_writable, samples, _engine().STEP, o["embeddings_field"],
+                     fields=[o["embeddings_field"]], overwrite=o["overwrite"])
+            if o["image_issues"] and not on_objects:
                 from winnow.plugin import image_issues
 
                 fields = list(image_issues.score_fields().values())
@@ -87,6 +127,8 @@ class ComputeEmbeddings(foo.Operator):
     def execute(self, ctx):
         engine = _engine()
         options = _options(ctx.params, _defaults())
+        if options["patches_field"] is not None:
+            options["image_issues"] = False  # hidden on objects; a stale True must not refuse
         results = yield from run_engine(ctx, engine.compute_embeddings, "Embedding images",
                                         samples=ctx.target_view(), **options)
         yield from summarize(ctx, str(results).splitlines()[0])
