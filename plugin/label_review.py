@@ -4,15 +4,19 @@ Accepting is the only Winnow step that writes a user's label field, and only for
 the samples it is given. The previous label is kept in a history field and the
 sample is tagged, so :func:`undo_suggestions` restores exactly what was there
 (including "no label").
+
+On objects (``patches_field``): the same for each object's ``label``, its previous
+value in the object attribute ``label_history`` and the label tag on the object.
 """
 
 import fiftyone as fo
 import fiftyone.core.fields as fof
 
-from . import inputs, runs
+from . import inputs, label_issues, runs
 
 STEP = "accept_suggestions"
 DEFAULT_TAG = "suggestion_accepted"
+OBJECT_HISTORY = "label_history"  # the objects' attribute keeping their label before
 
 
 def _history_field(label_field, history_field):
@@ -50,7 +54,8 @@ def _check_fields(samples, suggestion_field, label_field, history):
 
 
 def accept_suggestions(samples, *, suggestion_field="suggested_label",
-                       label_field="ground_truth", history_field=None, tag=DEFAULT_TAG):
+                       label_field="ground_truth", history_field=None, tag=DEFAULT_TAG,
+                       patches_field=None):
     """Writes the suggested labels into ``label_field`` for the given samples only.
 
     Samples without a suggestion are left alone. The label each sample had
@@ -67,13 +72,24 @@ def accept_suggestions(samples, *, suggestion_field="suggested_label",
         label_field ("ground_truth"): the label field to write
         history_field (None): defaults to ``<label_field>_history``
         tag ("suggestion_accepted"): sample tag marking accepted samples
+        patches_field (None): a ``fo.Detections``/``fo.Polylines`` field: accept
+            the suggestions of its objects shown in ``samples`` (e.g. a selection
+            in the saved patches view of flagged objects, or
+            ``dataset.select_labels(ids=...)``): each object's ``label`` becomes
+            its ``suggestion_field`` attribute (a class name), its previous label
+            is kept in its attribute ``history_field`` (default
+            ``"label_history"``) and it gets the label tag ``tag``; nothing
+            else of the object or its sample changes. ``label_field`` is not used
 
     Returns:
-        the number of samples whose label was written
+        the number of samples (objects) whose label was written
 
     Raises:
         ValueError: bad parameters, before anything is written
     """
+    if patches_field is not None:
+        return _accept_objects(samples, patches_field, suggestion_field, label_field,
+                               history_field, tag)
     history = _history_field(label_field, history_field)
     multi_label = _check_fields(samples, suggestion_field, label_field, history)
     inputs.check_name(tag, "tag")
@@ -99,24 +115,32 @@ def accept_suggestions(samples, *, suggestion_field="suggested_label",
                                       for r in chosen}, key_field="id")
         view.tag_samples(tag)
 
+    _record(samples, step, len(first), suggestion_field=suggestion_field,
+            label_field=label_field, history_field=history)
+    return len(chosen)
+
+
+def _record(samples, step, accepted, **params):
+    """Records the run; its count of accepted labels adds up over calls (each first
+    acceptance counts once)."""
     previous = {}
     try:
         previous = runs.get_run(samples, step.key)["counts"]
     except KeyError:
         pass
-    counts = dict(accepted=previous.get("accepted", 0) + len(first))
-    step.record(dict(suggestion_field=suggestion_field, label_field=label_field,
-                     history_field=history), counts)
-    return len(chosen)
+    step.record(params, dict(accepted=previous.get("accepted", 0) + accepted))
 
 
 def undo_suggestions(samples, *, label_field="ground_truth", history_field=None,
-                     tag=DEFAULT_TAG):
-    """Restores the labels that :func:`accept_suggestions` replaced in ``samples``.
+                     tag=DEFAULT_TAG, patches_field=None):
+    """Restores the labels that :func:`accept_suggestions` replaced in ``samples``
+    (with ``patches_field``: the labels of its accepted objects in ``samples``).
 
     Returns:
-        the number of samples restored
+        the number of samples (objects) restored
     """
+    if patches_field is not None:
+        return _undo_objects(samples, patches_field, label_field, history_field, tag)
     history = _history_field(label_field, history_field)
     if samples.get_field(history) is None:
         raise ValueError("No history field %r: nothing was accepted into %r"
@@ -129,3 +153,90 @@ def undo_suggestions(samples, *, label_field="ground_truth", history_field=None,
     accepted.set_values(history, {i: None for i in ids}, key_field="id")
     samples.select(ids).untag_samples(tag)
     return len(ids)
+
+
+# --------------------------------------------------------------------- objects
+
+
+def _objects_of(samples, patches_field, label_field, history_field):
+    """The samples showing the objects to review, their field and history attribute."""
+    inputs.check_collection(samples)
+    samples = label_issues.samples_of_patches(samples, patches_field)
+    pf, _ = label_issues.object_classes(samples, patches_field, label_field)
+    history = history_field or OBJECT_HISTORY
+    inputs.check_name(history, "history_field")
+    return samples, pf, history
+
+
+def _read_objects(samples, pf, *attributes):
+    """One row per object of the view: ``(sample id, object id, *attributes)``."""
+    columns = samples.values(["id", pf.path("id")] + [pf.path(a) for a in attributes])
+    rows = []
+    for s, sid in enumerate(columns[0]):
+        for o, oid in enumerate(columns[1][s] or []):
+            rows.append((sid, oid) + tuple(c[s][o] if c[s] else None for c in columns[2:]))
+    return rows
+
+
+def _set_objects(samples, pf, attribute, rows):
+    """Writes ``[(sample id, object id, value)]`` to the objects' ``attribute``."""
+    if rows:
+        samples.set_label_values(pf.path(attribute), [
+            dict(sample_id=sid, label_id=oid, value=value) for sid, oid, value in rows])
+
+
+def check_object_suggestions(samples, pf, suggestion_field):
+    """Raises ValueError unless the objects of ``pf`` (a ``PatchesField``) have the
+    attribute ``suggestion_field`` of suggested class names."""
+    flat = samples.get_field_schema(flat=True)
+    if not isinstance(suggestion_field, str) or pf.path(suggestion_field) not in flat:
+        raise ValueError("No suggestion attribute %r on the objects of %r: run "
+                         "winnow.find_label_issues or winnow.predict_labels with "
+                         "patches_field=%r first" % (suggestion_field, pf.name, pf.name))
+    if not isinstance(flat[pf.path(suggestion_field)], fof.StringField):
+        raise ValueError("Object attribute %r holds %s values, not suggested class names"
+                         % (pf.path(suggestion_field),
+                            type(flat[pf.path(suggestion_field)]).__name__))
+
+
+def _accept_objects(samples, patches_field, suggestion_field, label_field, history_field,
+                    tag):
+    samples, pf, history = _objects_of(samples, patches_field, label_field, history_field)
+    check_object_suggestions(samples, pf, suggestion_field)
+    if len({suggestion_field, "label", history}) < 3:
+        raise ValueError("suggestion_field, history_field and the objects' 'label' must "
+                         "differ")
+    inputs.check_name(tag, "tag")
+    step = runs.Step(samples, STEP, fields=dict(history=history), label_tags={tag: [pf.name]},
+                     patches_field=pf)
+    if not samples.count(pf.list_path):
+        raise ValueError("The view has no objects in %r: there are no suggestions to accept"
+                         % pf.name)
+
+    rows = _read_objects(samples, pf, suggestion_field, "label", "tags")
+    chosen = [r for r in rows if r[2] is not None]
+    # Only an object's first acceptance goes to the history: undo returns to the user's label.
+    first = [r for r in chosen if tag not in (r[4] or [])]
+    inputs.declare_field(samples, pf.path(history), fof.StringField)
+    _set_objects(samples, pf, history, [(sid, oid, old) for sid, oid, _, old, _ in first])
+    _set_objects(samples, pf, "label", [(sid, oid, new) for sid, oid, new, _, _ in chosen])
+    inputs.tag_objects(samples, pf, [r[1] for r in chosen], tag)
+    _record(samples, step, len(first), suggestion_field=suggestion_field,
+            patches_field=pf.name, history_field=history)
+    return len(chosen)
+
+
+def _undo_objects(samples, patches_field, label_field, history_field, tag):
+    samples, pf, history = _objects_of(samples, patches_field, label_field, history_field)
+    if pf.path(history) not in samples.get_field_schema(flat=True):
+        raise ValueError("No history attribute %r on the objects of %r: nothing was "
+                         "accepted into them" % (history, pf.name))
+    accepted = samples.select_labels(tags=tag, fields=pf.name)
+    rows = _read_objects(accepted, pf, history)
+    if not rows:
+        return 0
+    _set_objects(samples, pf, "label", rows)
+    _set_objects(samples, pf, history, [(sid, oid, None) for sid, oid, _ in rows])
+    samples._root_dataset.select_labels(ids=[r[1] for r in rows], fields=pf.name) \
+        .untag_labels(tag, label_fields=pf.name)
+    return len(rows)
