@@ -1,11 +1,13 @@
-"""Form pieces shared by the label-issue operators (field choosers, classifier options)."""
+"""Form pieces shared by the label-issue operators (field choosers, classifier options,
+samples or objects)."""
 
 import fiftyone as fo
 import fiftyone.operators.types as types
 
-from ._common import flag
+from ._common import NONE, flag, none_choice, patches_fields, vector_fields
 
 CLASSIFIER_CHOICES = [
+    ("auto", "Auto: bagged MLPs and logistic regressions, mixed out of sample"),
     ("bagging-mlp", "Bagged MLPs (out-of-bag)"),
     ("mlp", "One MLP per fold (K-fold)"),
     ("logistic", "Logistic regression (K-fold)"),
@@ -51,11 +53,95 @@ def model_inputs(inputs, defaults):
 
 
 def check_label_and_vectors(samples, options, props):
-    """Flags a label field that is not a Classification(s) field and a missing or
-    non-vector embeddings field, with the engine's own checks."""
-    from winnow.plugin import inputs
+    """Flags a label field that is not a Classification(s) field, an objects field
+    that is not Detections/Polylines, and a missing or non-vector embeddings field
+    (attribute), with the engine's own checks.
 
-    flag(props["label_field"], inputs.label_field, samples, options["label_field"],
-         param="label_field", kinds=inputs.LABEL_FIELD_KINDS)
-    flag(props["embeddings_field"], inputs.check_vector_field, samples.get_field_schema(),
-         options["embeddings_field"])
+    Returns:
+        the resolved objects field (``PatchesField``), or None (samples, or flagged)
+    """
+    from winnow.plugin import inputs, label_issues
+
+    if options.get("patches_field") is None:
+        flag(props["label_field"], inputs.label_field, samples, options["label_field"],
+             param="label_field", kinds=inputs.LABEL_FIELD_KINDS)
+        flag(props["embeddings_field"], inputs.check_vector_field,
+             samples.get_field_schema(), options["embeddings_field"])
+        return None
+    # Run from a patches view of the field (e.g. the saved view of flagged objects).
+    samples = label_issues.samples_of_patches(samples, options["patches_field"])
+    if not flag(props["patches_field"], inputs.patches_field, samples,
+                options["patches_field"]):
+        return None
+    pf = inputs.patches_field(samples, options["patches_field"])
+    flag(props["embeddings_field"], inputs.check_vector_field,
+         samples.get_field_schema(flat=True), pf.path(options["embeddings_field"]))
+    return pf
+
+
+def objects_chooser(inputs, ctx, description):
+    """The optional "samples or objects of field ..." choice (``patches_field``).
+
+    Returns:
+        ``(prop, name)``: the form property and the chosen field (None: samples)
+    """
+    dropdown = types.DropdownView()
+    dropdown.add_choice(NONE, label="Samples (their label field)")
+    for name in patches_fields(ctx.dataset):
+        dropdown.add_choice(name, label="Objects of %s (each object's label)" % name)
+    prop = inputs.enum("patches_field", dropdown.values(), default=NONE, required=True,
+                       label="Run on", description=description, view=dropdown)
+    return prop, none_choice(ctx.params.get("patches_field"))
+
+
+def object_vector_fields(samples, patches_field):
+    """The vector attributes of the objects of ``patches_field`` (e.g. ``embedding``)."""
+    from winnow.plugin import inputs, label_issues
+
+    if samples is None:
+        return []
+    samples = label_issues.samples_of_patches(samples, patches_field)
+    prefix = inputs.patches_field(samples, patches_field).list_path + "."
+    return sorted(path[len(prefix):] for path, field
+                  in samples.get_field_schema(flat=True).items()
+                  if path.startswith(prefix) and "." not in path[len(prefix):]
+                  and isinstance(field, inputs.VECTOR_FIELDS))
+
+
+def label_inputs(inputs, ctx, defaults, label_description, objects_description):
+    """The objects choice, the label field (samples only) and the embeddings chooser.
+
+    Returns:
+        ``(props, patches_field)``: ``{option: property}`` for the engine's checks
+        (:func:`check_label_and_vectors`) and the chosen objects field or None
+    """
+    samples = ctx.target_view() if ctx.dataset is not None else None
+    objects, patches = objects_chooser(inputs, ctx, objects_description)
+    props = dict(patches_field=objects)
+    if patches is None:
+        props["label_field"] = field_chooser(
+            inputs, "label_field", label_fields(ctx.dataset), defaults["label_field"],
+            "Label field", label_description)
+        vectors = vector_fields(ctx.dataset)
+    else:
+        try:
+            vectors = object_vector_fields(samples, patches)
+        except ValueError:  # flagged on the objects choice by check_label_and_vectors
+            vectors = []
+    props["embeddings_field"] = field_chooser(
+        inputs, "embeddings_field", vectors, defaults["embeddings_field"],
+        "Embeddings attribute" if patches else "Embeddings field",
+        "The vectors on each object (compute embeddings for its objects first)"
+        if patches else None)
+    return props, patches
+
+
+def label_options(options):
+    """The engine's options from a label form's: the objects choice's "none" is None,
+    and with objects the sample label field (not shown) is left at its default."""
+    from winnow.plugin import label_issues
+
+    options["patches_field"] = none_choice(options.get("patches_field"))
+    if options["patches_field"] is not None:
+        options["label_field"] = label_issues.DEFAULT_LABEL_FIELD
+    return options

@@ -5,7 +5,7 @@ import fiftyone.operators.types as types
 
 from ._common import (call_operator, engine_defaults, engine_options, flag, form_values,
                       operator_config)
-from ._label_forms import field_chooser, label_fields
+from ._label_forms import field_chooser, label_fields, label_options, objects_chooser
 
 
 def _engine(action):
@@ -35,15 +35,32 @@ class AcceptSuggestions(foo.Operator):
                     label="Action", view=action)
         accept = ctx.params.get("action", "accept") == "accept"
         d = engine_defaults(_engine(ctx.params.get("action")))
+        objects_prop, objects = objects_chooser(
+            inputs, ctx, "Samples' label field, or the label of each object of a "
+            "Detections/Polylines field (in the view, e.g. selected patches)")
         fields = label_fields(ctx.dataset)
-        if accept:
+        if accept and objects:
+            suggestion = inputs.str(
+                "suggestion_field", default=d["suggestion_field"], required=True,
+                label="Suggestion attribute", description="The objects' attribute of "
+                "suggested classes (find_label_issues's or predict_labels's)")
+        elif accept:
             suggestion = field_chooser(
                 inputs, "suggestion_field", fields, d["suggestion_field"],
                 "Suggestion field", "find_label_issues's suggestions or predict_labels's "
                 "predictions")
-        field_chooser(inputs, "label_field", fields, d["label_field"], "Label field",
-                      "The field to write (its old values are kept for undo)")
-        if accept and ctx.dataset is not None:
+        if not objects:
+            field_chooser(inputs, "label_field", fields, d["label_field"], "Label field",
+                          "The field to write (its old values are kept for undo)")
+        if ctx.dataset is not None and objects:
+            from winnow.plugin import label_issues, label_review
+
+            o = label_options(engine_options(form_values(inputs, ctx.params), d))
+            view = label_issues.samples_of_patches(samples, objects)
+            if flag(objects_prop, checks.patches_field, view, objects) and accept:
+                flag(suggestion, label_review.check_object_suggestions, view,
+                     checks.patches_field(view, objects), o["suggestion_field"])
+        elif accept and ctx.dataset is not None:
             o = engine_options(form_values(inputs, ctx.params), d)
             flag(suggestion, checks.label_field, samples, o["suggestion_field"],
                  param="suggestion_field", kinds=checks.LABEL_FIELD_KINDS)
@@ -52,12 +69,14 @@ class AcceptSuggestions(foo.Operator):
     def execute(self, ctx):
         action = ctx.params.get("action", "accept")
         engine = _engine(action)
-        options = engine_options(ctx.params, engine_defaults(engine))
+        options = label_options(engine_options(ctx.params, engine_defaults(engine)))
         count = engine(ctx.target_view(), **options)
+        where = ("objects of %r" % options["patches_field"]) if options["patches_field"] \
+            else repr(options["label_field"])
         if action == "undo":
-            message = "Restored %d labels of %r" % (count, options["label_field"])
+            message = "Restored %d labels of %s" % (count, where)
         else:
-            message = "Accepted %d suggested labels into %r" % (count, options["label_field"])
+            message = "Accepted %d suggested labels into %s" % (count, where)
         if not ctx.delegated:
             ctx.ops.reload_dataset()
             ctx.ops.notify(message, variant="success")

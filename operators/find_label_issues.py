@@ -4,8 +4,8 @@ import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
 from ._common import (call_operator, check_writable, engine_defaults, engine_options, flag,
-                      form_values, operator_config, run_engine, summarize, vector_fields)
-from ._label_forms import check_label_and_vectors, field_chooser, label_fields, model_inputs
+                      form_values, operator_config, run_engine, summarize)
+from ._label_forms import check_label_and_vectors, label_inputs, label_options, model_inputs
 
 
 def _engine():
@@ -36,43 +36,50 @@ class FindLabelIssues(foo.Operator):
         d = engine_defaults(engine.find_label_issues)
         inputs = types.Object()
         samples = ctx.target_view()
-        props = dict(
-            label_field=field_chooser(
-                inputs, "label_field", label_fields(ctx.dataset), d["label_field"],
-                "Label field", "A Classification (single-label) or Classifications "
-                "(multi-label) field; it is never changed"),
-            embeddings_field=field_chooser(
-                inputs, "embeddings_field", vector_fields(ctx.dataset),
-                d["embeddings_field"], "Embeddings field"))
+        props, objects = label_inputs(
+            inputs, ctx, d, "A Classification (single-label) or Classifications "
+            "(multi-label) field; it is never changed",
+            "Samples' labels, or each object's label in a Detections/Polylines field "
+            "(results on the objects)")
         model_inputs(inputs, d)
         dropdown = types.DropdownView()
         for value, label in FILTER_CHOICES:
             dropdown.add_choice(value, label=label)
         inputs.enum("filter_by", dropdown.values(), default=d["filter_by"],
                     required=True, label="cleanlab filter_by", view=dropdown)
+        what = "attribute" if objects else "field"
         tag = inputs.str("tag", default=d["tag"], required=True, label="Issue tag",
-                         description="Sample tag and label tag on flagged samples/labels")
+                         description="Label tag on the flagged objects" if objects else
+                         "Sample tag and label tag on flagged samples/labels")
         quality = inputs.str("quality_field", default=d["quality_field"], required=True,
-                             label="Label quality field")
+                             label="Label quality " + what)
         suggestion = inputs.str("suggestion_field", default=d["suggestion_field"],
-                                required=True, label="Suggested label field")
+                                required=True, label="Suggested label " + what)
         inputs.bool("overwrite", default=d["overwrite"], label="Overwrite existing fields")
 
         if ctx.dataset is not None:
-            o = engine_options(form_values(inputs, ctx.params), d)
-            check_label_and_vectors(samples, o, props)
-            step, key_field, overwrite = engine.STEP, o["quality_field"], o["overwrite"]
+            o = label_options(engine_options(form_values(inputs, ctx.params), d))
+            pf = check_label_and_vectors(samples, o, props)
+            if objects and pf is None:  # a bad objects field: flagged, nothing to check
+                return types.Property(inputs, view=types.View(label=self.config.label))
+            step, overwrite = engine.STEP, o["overwrite"]
+            key_field = pf.path(o["quality_field"]) if pf else o["quality_field"]
+            on = dict(patches_field=pf) if pf else {}
+            samples = engine.samples_of_patches(samples, pf.name) if pf else samples
             flag(quality, check_writable, samples, step, key_field,
-                 fields=[o["quality_field"]], overwrite=overwrite)
+                 fields=[o["quality_field"]], overwrite=overwrite, **on)
             flag(suggestion, check_writable, samples, step, key_field,
-                 fields=[o["suggestion_field"]], overwrite=overwrite)
-            flag(tag, check_writable, samples, step, key_field, tags=[o["tag"]],
-                 label_tags={o["tag"]: [o["label_field"]]}, overwrite=overwrite)
+                 fields=[o["suggestion_field"]], overwrite=overwrite, **on)
+            flag(tag, check_writable, samples, step, key_field,
+                 tags=[] if pf else [o["tag"]],
+                 label_tags={o["tag"]: [pf.name if pf else o["label_field"]]},
+                 overwrite=overwrite)
         return types.Property(inputs, view=types.View(label="Winnow: find label issues"))
 
     def execute(self, ctx):
         engine = _engine()
-        options = engine_options(ctx.params, engine_defaults(engine.find_label_issues))
+        options = label_options(engine_options(ctx.params,
+                                               engine_defaults(engine.find_label_issues)))
         results = yield from run_engine(ctx, engine.find_label_issues, "Finding label issues",
                                         samples=ctx.target_view(), **options)
         yield from summarize(ctx, str(results).splitlines()[0])
