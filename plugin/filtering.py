@@ -12,6 +12,7 @@ import math
 import os
 
 import numpy as np
+from fiftyone import ViewField as F
 
 from . import inputs, runs, vectors
 from . import outliers as _outliers
@@ -36,15 +37,19 @@ class FilterResults(runs.Results):
         views: ``{"kept": name, "outliers": name, "redundant": name}`` saved views
         class_counts: ``{label: {"total", "kept"}}`` with ``per_class``
         run_key, seconds
+        patches_field: None, or the objects field filtered (counts are objects)
     """
+
+    patches_field = None
 
     ATTRIBUTES = ("num_samples", "num_outliers", "num_redundant", "num_kept", "outliers",
                   "redundancy", "views", "class_counts", "run_key", "seconds")
 
     def summary(self):
-        return ("Filter: kept %d of %d samples (%d outliers, %d redundant) in %.1f s"
-                % (self.num_kept, self.num_samples, self.num_outliers, self.num_redundant,
-                   self.seconds))
+        what = "objects of %r" % self.patches_field if self.patches_field else "samples"
+        return ("Filter: kept %d of %d %s (%d outliers, %d redundant) in %.1f s"
+                % (self.num_kept, self.num_samples, what, self.num_outliers,
+                   self.num_redundant, self.seconds))
 
     def __repr__(self):
         return "\n".join([super().__repr__()] + ["  saved view %r: %s" % (name, kind)
@@ -87,7 +92,8 @@ def filter_dataset(samples, *, outliers=0.05, redundant=0.05, per_class=None,
                    outlier_tag="outlier", redundant_tag="redundant",
                    score_field="outlier_score", link_field=_redundancy.LINK_FIELD,
                    distance_field="redundancy_distance", view_prefix="winnow",
-                   method="auto", overwrite=False, progress=None, representative_field=None):
+                   method="auto", overwrite=False, progress=None, representative_field=None,
+                   patches_field=None):
     """Tags outliers and redundant samples, the thesis way, and saves the views.
 
     1. :func:`~winnow.plugin.outliers.find_outliers` tags ``ceil(outliers · N)``
@@ -123,6 +129,11 @@ def filter_dataset(samples, *, outliers=0.05, redundant=0.05, per_class=None,
         overwrite (False): whether others' fields, tags or views may be overwritten
         progress (None): progress bar or callback
         representative_field (None): deprecated name of ``link_field``
+        patches_field (None): a ``fo.Detections``/``fo.Polylines`` field: filter
+            its OBJECTS instead (their ``embeddings_field`` attribute): both
+            steps run with ``patches_field`` (attributes and label tags on the
+            objects) and the saved views, ``<view_prefix>-<field>-kept``, ...,
+            are patches views; ``per_class=True`` uses each object's ``label``
 
     Returns:
         a :class:`FilterResults`
@@ -139,21 +150,35 @@ def filter_dataset(samples, *, outliers=0.05, redundant=0.05, per_class=None,
     n_components = _components(n_components)
     inputs.check_choice(method, _redundancy.METHODS, "method")
     inputs.check_collection(samples)
-    names = saved_view_names(view_prefix)
+    pf = inputs.resolve_patches(samples, patches_field)
+    prefix = "%s-%s" % (view_prefix, pf.name) if pf else view_prefix
+    names = saved_view_names(prefix)
     step = runs.Step(samples, STEP, saved_views=list(names.values()),
-                     score=dict(field=score_field, descending=True) if out_frac else None,
-                     key=runs.run_key(STEP, view_prefix), overwrite=overwrite)
+                     score=dict(field=pf.path(score_field) if pf else score_field,
+                                descending=True) if out_frac else None,
+                     key=runs.run_key(STEP, "%s_%s" % (view_prefix, pf.name) if pf
+                                      else view_prefix),
+                     overwrite=overwrite, patches_field=pf)
     # The two steps' outputs, checked now: neither step may write before both can.
     owners = runs.owners(samples._root_dataset)
+
+    def key_of(step_name, field):  # the run key the sub-step will use
+        return runs.run_key(step_name, pf.path(field) if pf else field)
+
+    # Objects' tags are label tags of the objects field.
+    def tags_of(tag):
+        return dict(tags=[], label_tags={tag: [pf.name]}) if pf else dict(tags=[tag])
+
     if out_frac:
-        inputs.check_writable(samples, runs.run_key(_outliers.STEP, score_field),
-                              owners=owners, fields=[score_field], tags=[outlier_tag],
-                              overwrite=overwrite)
+        inputs.check_writable(samples, key_of(_outliers.STEP, score_field),
+                              owners=owners, fields=[score_field], overwrite=overwrite,
+                              patches_field=pf, **tags_of(outlier_tag))
     if red_frac:
-        inputs.check_writable(samples, runs.run_key(_redundancy.STEP, link_field),
+        inputs.check_writable(samples, key_of(_redundancy.STEP, link_field),
                               owners=owners, fields=[link_field, distance_field],
-                              tags=[redundant_tag], overwrite=overwrite)
-    ids, X, labels, num_skipped = inputs.load_vectors(samples, embeddings_field, per_class)
+                              overwrite=overwrite, patches_field=pf, **tags_of(redundant_tag))
+    ids, X, labels, num_skipped = inputs.load_vectors(samples, embeddings_field, per_class,
+                                                      patches_field=pf)
     n = len(ids)
     # Each step reads the vectors itself; holding this copy too would double the peak.
     del X
@@ -168,9 +193,14 @@ def filter_dataset(samples, *, outliers=0.05, redundant=0.05, per_class=None,
         out_res = _outliers.find_outliers(
             samples, count=n_out, embeddings_field=embeddings_field, score_field=score_field,
             tag=outlier_tag, n_components=n_components, reduce=reduce, per_class=per_class,
-            overwrite=overwrite, progress=progress,
+            overwrite=overwrite, progress=progress, patches_field=pf,
         )
-    rest = samples.match_tags(outlier_tag, bool=False) if out_frac else samples
+    rest = samples
+    if out_frac and pf:
+        rest = samples.filter_labels(pf.name, ~F("tags").contains(outlier_tag),
+                                     only_matches=False)
+    elif out_frac:
+        rest = samples.match_tags(outlier_tag, bool=False)
     if red_frac:
         count = n_red
         if labels is not None:
@@ -180,16 +210,23 @@ def filter_dataset(samples, *, outliers=0.05, redundant=0.05, per_class=None,
             rest, count=count, embeddings_field=embeddings_field, tag=redundant_tag,
             link_field=link_field, distance_field=distance_field, per_class=per_class,
             n_components=n_components, reduce=reduce, method=method, overwrite=overwrite,
-            progress=progress,
+            progress=progress, patches_field=pf,
         )
 
     tags = [t for t, f in ((outlier_tag, out_frac), (redundant_tag, red_frac)) if f]
-    views = {
-        # Samples without an embedding (unreadable images) were not judged: never "kept".
-        "kept": samples.exists(embeddings_field).match_tags(tags, bool=False),
-        "outliers": samples.match_tags(outlier_tag),
-        "redundant": samples.match_tags(redundant_tag),
-    }
+    if pf:
+        kept = samples.filter_labels(
+            pf.name, F(embeddings_field).exists() & ~F("tags").contains(tags))
+        views = {"kept": kept.to_patches(pf.name),
+                 "outliers": inputs.objects_view(samples, pf, outlier_tag),
+                 "redundant": inputs.objects_view(samples, pf, redundant_tag)}
+    else:
+        views = {
+            # Samples without an embedding (unreadable images) were not judged: never "kept".
+            "kept": samples.exists(embeddings_field).match_tags(tags, bool=False),
+            "outliers": samples.match_tags(outlier_tag),
+            "redundant": samples.match_tags(redundant_tag),
+        }
     dataset = samples._root_dataset
     with step.writing():
         for kind, view in views.items():
@@ -199,7 +236,7 @@ def filter_dataset(samples, *, outliers=0.05, redundant=0.05, per_class=None,
     num_red = red_res.num_redundant if red_res else 0
     class_counts = None
     if labels is not None:
-        kept_ids = set(views["kept"].values("id"))
+        kept_ids = set(views["kept"].values(pf.name + ".id" if pf else "id"))
         class_counts = {}
         for i, c in zip(ids, labels.tolist()):
             entry = class_counts.setdefault(c, {"total": 0, "kept": 0})
@@ -216,7 +253,7 @@ def filter_dataset(samples, *, outliers=0.05, redundant=0.05, per_class=None,
         num_samples=n, num_outliers=num_out, num_redundant=num_red,
         num_kept=n - num_out - num_red, num_skipped=num_skipped, outliers=out_res,
         redundancy=red_res, views=names, class_counts=class_counts, run_key=key,
-        seconds=step.seconds,
+        seconds=step.seconds, patches_field=pf.name if pf else None,
     )
 
 

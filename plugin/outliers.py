@@ -346,26 +346,34 @@ class OutliersResults(runs.Results):
     """What :func:`find_outliers` did.
 
     Attributes:
-        num_samples, num_outliers: counts (``num_samples``: samples with an embedding)
-        num_skipped: samples of the view skipped for having no embedding
-        outlier_ids: ids of the tagged samples
+        num_samples, num_outliers: counts (``num_samples``: samples with an
+            embedding; objects with ``patches_field``)
+        num_skipped: samples (objects) of the view skipped for having no embedding
+        outlier_ids: ids of the tagged samples (label ids of the tagged objects)
         threshold: the lowest tagged score
         score_field, tag, run_key, params, seconds
+        patches_field: None, or the objects field the step ran on
+        saved_view: None, or (objects) the saved patches view of the outliers
     """
+
+    patches_field = None
+    saved_view = None
 
     ATTRIBUTES = ("num_samples", "num_outliers", "outlier_ids", "threshold",
                   "score_field", "tag", "run_key", "params", "seconds")
 
     def summary(self):
-        return ("Outliers: %d of %d samples tagged %r (GLOSH >= %.3f, field %r) in %.1f s"
-                % (self.num_outliers, self.num_samples, self.tag, self.threshold,
+        what = "objects of %r" % self.patches_field if self.patches_field else "samples"
+        return ("Outliers: %d of %d %s tagged %r (GLOSH >= %.3f, field %r) in %.1f s"
+                % (self.num_outliers, self.num_samples, what, self.tag, self.threshold,
                    self.score_field, self.seconds))
 
 
 def find_outliers(samples, *, fraction=0.05, embeddings_field="embedding",
                   score_field="outlier_score", tag="outlier", n_components=None,
                   reduce="pca", per_class=None, min_cluster_size=None, min_samples=None,
-                  overwrite=False, progress=None, count=None, method="auto"):
+                  overwrite=False, progress=None, count=None, method="auto",
+                  patches_field=None):
     """Tags the ``ceil(fraction · N)`` most outlying samples of a collection.
 
     Every sample of ``samples`` gets its GLOSH score (see
@@ -391,6 +399,12 @@ def find_outliers(samples, *, fraction=0.05, embeddings_field="embedding",
         count (None): tag exactly this many instead of ``ceil(fraction · N)``
         method ("auto"): ``"exact"``, ``"sampled"`` or ``"auto"`` (exact up to
             20 000 samples per scored group); see :func:`outlier_scores`
+        patches_field (None): a ``fo.Detections``/``fo.Polylines`` field: score
+            its OBJECTS instead (their ``embeddings_field`` attribute, e.g.
+            from ``compute_embeddings(patches_field=...)``); ``score_field``
+            is then an attribute of each object, ``tag`` a label tag, and the
+            outliers are saved as the patches view ``winnow-<field>-<tag>``;
+            ``per_class=True`` scores each object ``label`` on its own
 
     Returns:
         an :class:`OutliersResults`
@@ -400,12 +414,16 @@ def find_outliers(samples, *, fraction=0.05, embeddings_field="embedding",
     vectors.check_reduction(n_components, reduce)
     inputs.check_choice(method, METHODS, "method")
     inputs.check_collection(samples)
+    pf = inputs.resolve_patches(samples, patches_field)
+    view_name = runs.objects_view_name(pf, tag) if pf else None
     step = runs.Step(samples, STEP, fields=dict(score=score_field), tags=[tag],
-                     overwrite=overwrite,
-                     score=dict(field=score_field, descending=True))
-    ids, X, labels, num_skipped = inputs.load_vectors(samples, embeddings_field, per_class)
+                     overwrite=overwrite, saved_views=[view_name] if pf else [],
+                     score=dict(field=score_field, descending=True), patches_field=pf)
+    ids, X, labels, num_skipped = inputs.load_vectors(samples, embeddings_field, per_class,
+                                                      patches_field=pf)
     if len(ids) < 2:
-        raise ValueError("Need at least 2 samples to find outliers; the view has %d" % len(ids))
+        raise ValueError("Need at least 2 %s to find outliers; the view has %d"
+                         % ("objects with embeddings" if pf else "samples", len(ids)))
     if count is not None:
         count = inputs.check_count(count, len(ids))
 
@@ -417,17 +435,15 @@ def find_outliers(samples, *, fraction=0.05, embeddings_field="embedding",
     outlier_ids = [ids[i] for i in chosen]
 
     # One final write: a re-run first takes back its own tag.
-    dataset = samples._root_dataset
     # Scores are relative to the scored population, so a re-run (even on a view)
     # replaces the whole previous result rather than mixing two populations.
     with step.writing():
-        dataset.untag_samples(tag)
-        if score_field in dataset.get_field_schema():
-            dataset.clear_sample_field(score_field)
-        inputs.declare_field(samples, score_field, fof.FloatField)
-        samples.set_values(score_field, dict(zip(ids, scores.tolist())), key_field="id")
-        if outlier_ids:
-            dataset.select(outlier_ids).tag_samples(tag)
+        step.untag(tag)
+        step.clear("score")
+        step.set_values("score", fof.FloatField, dict(zip(ids, scores.tolist())))
+        step.tag(outlier_ids, tag)
+        if pf:
+            step.save_tagged_view(view_name, tag)
 
     params = dict(fraction=fraction, count=count, embeddings_field=embeddings_field,
                   n_components=n_components, reduce=reduce, per_class=per_class,
@@ -439,4 +455,5 @@ def find_outliers(samples, *, fraction=0.05, embeddings_field="embedding",
         num_skipped=num_skipped,
         threshold=float(scores[chosen].min()) if len(chosen) else float("nan"),
         score_field=score_field, tag=tag, run_key=key, params=params, seconds=step.seconds,
+        patches_field=pf.name if pf else None, saved_view=view_name,
     )

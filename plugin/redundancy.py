@@ -364,7 +364,13 @@ class RedundancyResults(runs.Results):
         tag, link_field, distance_field, run_key, params, seconds
         representatives, representative_field: deprecated names of ``kept_of``
             and ``link_field``
+        patches_field: None, or the objects field the step ran on (ids are
+            then the objects' label ids)
+        saved_view: None, or (objects) the saved patches view of the redundant
     """
+
+    patches_field = None
+    saved_view = None
 
     ATTRIBUTES = ("num_samples", "num_redundant", "num_clusters", "redundant_ids", "kept_of",
                   "method", "tag", "link_field", "distance_field", "run_key", "params",
@@ -379,9 +385,10 @@ class RedundancyResults(runs.Results):
         return self.link_field
 
     def summary(self):
-        return ("Redundancy: %d of %d samples tagged %r in %d clusters (%s), linked in %r, "
+        what = "objects of %r" % self.patches_field if self.patches_field else "samples"
+        return ("Redundancy: %d of %d %s tagged %r in %d clusters (%s), linked in %r, "
                 "distances in %r, %.1f s"
-                % (self.num_redundant, self.num_samples, self.tag, self.num_clusters,
+                % (self.num_redundant, self.num_samples, what, self.tag, self.num_clusters,
                    self.method, self.link_field, self.distance_field, self.seconds))
 
 
@@ -389,7 +396,8 @@ def find_redundant(samples, *, fraction=0.05, embeddings_field="embedding", tag=
                    link_field=LINK_FIELD, distance_field="redundancy_distance",
                    per_class=None, max_distance=None, n_components=None, reduce="pca",
                    method="auto", memory_budget=DEFAULT_BUDGET, partition_size=4096,
-                   overwrite=False, progress=None, count=None, representative_field=None):
+                   overwrite=False, progress=None, count=None, representative_field=None,
+                   patches_field=None):
     """Tags the semantically redundant samples of a collection and links them to a keeper.
 
     Agglomerative clustering (cosine, average linkage) of the N embeddings into
@@ -422,6 +430,13 @@ def find_redundant(samples, *, fraction=0.05, embeddings_field="embedding", tag=
         count (None): tag exactly this many (an int, or ``{label: count}``
             with ``per_class``) instead of ``floor(fraction · N)``
         representative_field (None): deprecated name of ``link_field``
+        patches_field (None): a ``fo.Detections``/``fo.Polylines`` field: cluster
+            its OBJECTS instead (their ``embeddings_field`` attribute);
+            ``link_field`` (the kept object's label id) and ``distance_field``
+            are then attributes of each object, ``tag`` a label tag, the
+            redundant objects are saved as the patches view
+            ``winnow-<field>-<tag>``; ``per_class=True`` clusters within each
+            object ``label``
 
     Returns:
         a :class:`RedundancyResults`
@@ -433,11 +448,13 @@ def find_redundant(samples, *, fraction=0.05, embeddings_field="embedding", tag=
     inputs.check_choice(method, METHODS, "method")
     vectors.check_reduction(n_components, reduce)
     inputs.check_collection(samples)
-    fields = [link_field, distance_field]
+    pf = inputs.resolve_patches(samples, patches_field)
+    view_name = runs.objects_view_name(pf, tag) if pf else None
     step = runs.Step(samples, STEP, fields=dict(link=link_field, distance=distance_field),
-                     tags=[tag], overwrite=overwrite,
-                     score=dict(field=distance_field, descending=False))
-    ids, X, labels, num_skipped = inputs.load_vectors(samples, embeddings_field, per_class)
+                     tags=[tag], overwrite=overwrite, saved_views=[view_name] if pf else [],
+                     score=dict(field=distance_field, descending=False), patches_field=pf)
+    ids, X, labels, num_skipped = inputs.load_vectors(samples, embeddings_field, per_class,
+                                                      patches_field=pf)
     if count is not None and not isinstance(count, dict):  # a dict is checked per class
         count = inputs.check_count(count, len(ids))
         if count == len(ids):
@@ -454,18 +471,15 @@ def find_redundant(samples, *, fraction=0.05, embeddings_field="embedding", tag=
     distances = {ids[i]: float(res["distance"][i]) for i in redundant}
 
     # One final write; a re-run first takes back its own tag.
-    dataset = samples._root_dataset
     with step.writing():
-        dataset.untag_samples(tag)
-        for f in fields:  # a re-run replaces the whole previous result
-            if f in dataset.get_field_schema():
-                dataset.clear_sample_field(f)
-        inputs.declare_field(samples, link_field, fof.StringField)
-        inputs.declare_field(samples, distance_field, fof.FloatField)
-        samples.set_values(link_field, {i: kept_of.get(i) for i in ids}, key_field="id")
-        samples.set_values(distance_field, {i: distances.get(i) for i in ids}, key_field="id")
-        if len(redundant):
-            dataset.select(list(kept_of)).tag_samples(tag)
+        step.untag(tag)
+        for role in ("link", "distance"):  # a re-run replaces the whole previous result
+            step.clear(role)
+        step.set_values("link", fof.StringField, {i: kept_of.get(i) for i in ids})
+        step.set_values("distance", fof.FloatField, {i: distances.get(i) for i in ids})
+        step.tag(kept_of, tag)
+        if pf:
+            step.save_tagged_view(view_name, tag)
 
     params = dict(fraction=fraction, count=count, max_distance=max_distance,
                   embeddings_field=embeddings_field, per_class=per_class,
@@ -480,4 +494,5 @@ def find_redundant(samples, *, fraction=0.05, embeddings_field="embedding", tag=
         num_skipped=num_skipped, redundant_ids=list(kept_of), kept_of=kept_of,
         method=res["method"], tag=tag, link_field=link_field, distance_field=distance_field,
         run_key=key, params=params, seconds=step.seconds,
+        patches_field=pf.name if pf else None, saved_view=view_name,
     )

@@ -573,10 +573,11 @@ class RepresentativesResults(runs.Results):
                    self.tag, self.cluster_field, self.saved_view, self.seconds))
 
 
-def saved_view_name(cluster_field="cluster"):
-    """The saved view of the run writing ``cluster_field``."""
-    return "winnow-representatives" + ("" if cluster_field == "cluster"
-                                       else "-" + cluster_field)
+def saved_view_name(cluster_field="cluster", patches_field=None):
+    """The saved view of the run writing ``cluster_field`` (on the objects of the
+    field named ``patches_field``: ``winnow-<field>-representatives...``)."""
+    return ("winnow-" + ("%s-" % patches_field if patches_field else "") + "representatives"
+            + ("" if cluster_field == "cluster" else "-" + cluster_field))
 
 
 def find_representatives(samples, *, k=10, embeddings_field="embedding",
@@ -585,7 +586,7 @@ def find_representatives(samples, *, k=10, embeddings_field="embedding",
                          metric="cosine", per_class=None, method="auto",
                          k_range=DEFAULT_K_RANGE, criterion="silhouette", seed=0,
                          memory_budget=DEFAULT_MEMORY_BUDGET, progress=None,
-                         overwrite=False, backend=None):
+                         overwrite=False, backend=None, patches_field=None):
     """Clusters a dataset or view with k-medoids and marks the medoids as representatives.
 
     Every sample gets its cluster id (``cluster_field``) and its distance to its
@@ -626,6 +627,13 @@ def find_representatives(samples, *, k=10, embeddings_field="embedding",
             by this step may be replaced
         backend (None): deprecated name of ``method`` (the App form's name);
             give one of the two
+        patches_field (None): a ``fo.Detections``/``fo.Polylines`` field:
+            cluster its OBJECTS instead (their ``embeddings_field`` attribute);
+            the three fields are then attributes of each object, ``tag`` a
+            label tag on the medoid objects, and the saved view (named
+            ``saved_view_name(cluster_field, patches_field)``) a patches view
+            of the medoids sorted by cluster; ``per_class=True`` clusters each
+            object ``label`` on its own
 
     Returns:
         a :class:`RepresentativesResults`
@@ -646,16 +654,19 @@ def find_representatives(samples, *, k=10, embeddings_field="embedding",
     if len(set(fields)) != 3:
         raise ValueError("cluster_field, distance_field and rank_field must differ; got %r"
                          % (fields,))
-    view_name = saved_view_name(cluster_field)
+    pf = inputs.resolve_patches(samples, patches_field)
+    view_name = saved_view_name(cluster_field, pf.name if pf else None)
     step = runs.Step(samples, STEP, fields=dict(cluster=cluster_field, distance=distance_field,
                                                 rank=rank_field),
                      tags=[tag], saved_views=[view_name],
-                     score=dict(field=distance_field, descending=False), overwrite=overwrite)
+                     score=dict(field=distance_field, descending=False), overwrite=overwrite,
+                     patches_field=pf)
 
-    labels = None if per_class is None else inputs.label_field(samples, per_class)
+    labels = None if per_class is None or pf else inputs.label_field(samples, per_class)
     # Unlabeled samples are clustered too, as a group of their own.
-    ids, X, labels, num_skipped = inputs.load_vectors(samples, embeddings_field, labels,
-                                                      unlabeled="keep")
+    ids, X, labels, num_skipped = inputs.load_vectors(
+        samples, embeddings_field, per_class if pf else labels, unlabeled="keep",
+        patches_field=pf)
     groups = _groups(labels, len(ids))
     ks = {label: group_k(k, len(idx), per_class=per_class) for label, idx in groups}
 
@@ -692,21 +703,38 @@ def find_representatives(samples, *, k=10, embeddings_field="embedding",
 
     # One final write; a re-run first takes back its own tag and fields.
     dataset = samples._root_dataset
-    with step.writing():
-        dataset.untag_samples(tag)
-        schema = dataset.get_field_schema()
-        for f, ftype in zip(fields, (fof.IntField, fof.FloatField, fof.IntField)):
-            if f in schema:
-                dataset.clear_sample_field(f)
-            inputs.declare_field(samples, f, ftype)
-        samples.set_values(cluster_field, dict(zip(ids, cluster.tolist())), key_field="id")
-        samples.set_values(distance_field, dict(zip(ids, distances.astype(float).tolist())),
-                           key_field="id")
-        dataset.select(medoid_ids).set_values(rank_field, ranks, key_field="id")
-        dataset.select(medoid_ids).tag_samples(tag)
-        dataset.save_view(view_name, dataset.exists(rank_field).sort_by(cluster_field),
-                          description="Winnow: one k-medoid representative per cluster "
-                                      "(run %s)" % step.key, overwrite=True)
+    if pf:
+        with step.writing():
+            step.untag(tag)
+            for role in ("cluster", "distance", "rank"):
+                step.clear(role)
+            step.set_values("cluster", fof.IntField, dict(zip(ids, cluster.tolist())))
+            step.set_values("distance", fof.FloatField,
+                            dict(zip(ids, distances.astype(float).tolist())))
+            step.set_values("rank", fof.IntField, ranks)
+            step.tag(medoid_ids, tag)
+            view = inputs.objects_view(samples, pf, tag).sort_by(
+                "%s.%s" % (pf.name, cluster_field))
+            dataset.save_view(view_name, view, overwrite=True,
+                              description="Winnow: one k-medoid representative object per "
+                                          "cluster (run %s)" % step.key)
+    else:
+        with step.writing():
+            dataset.untag_samples(tag)
+            schema = dataset.get_field_schema()
+            for f, ftype in zip(fields, (fof.IntField, fof.FloatField, fof.IntField)):
+                if f in schema:
+                    dataset.clear_sample_field(f)
+                inputs.declare_field(samples, f, ftype)
+            samples.set_values(cluster_field, dict(zip(ids, cluster.tolist())), key_field="id")
+            samples.set_values(distance_field,
+                               dict(zip(ids, distances.astype(float).tolist())),
+                               key_field="id")
+            dataset.select(medoid_ids).set_values(rank_field, ranks, key_field="id")
+            dataset.select(medoid_ids).tag_samples(tag)
+            dataset.save_view(view_name, dataset.exists(rank_field).sort_by(cluster_field),
+                              description="Winnow: one k-medoid representative per cluster "
+                                          "(run %s)" % step.key, overwrite=True)
 
     loss = float(distances.sum(dtype=np.float64))
     params = dict(k=k if isinstance(k, str) else float(k) if isinstance(k, float) else int(k),

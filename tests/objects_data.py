@@ -3,9 +3,9 @@
 Scenes are canvases with 2-4 real Fashion-MNIST items from ``data/demo/fashion``
 pasted at known, non-overlapping boxes; each item's class comes from
 ``data/demo/samples.csv``. Optional plants: the same item pasted twice (a
-near-copy object) and a crop of a scikit-image photograph among the items (an
-off-domain object). Nothing is synthetic noise, nothing comes from outside the
-repository and scikit-image (fresh-machine safe).
+near-copy object) and a crop of a scikit-image photograph (the cat, chelsea)
+among the items (an off-domain object). Nothing is synthetic noise, nothing
+comes from outside the repository and scikit-image (fresh-machine safe).
 
 Typical use::
 
@@ -37,7 +37,7 @@ def fashion_items():
     return out
 
 
-def _photo_crop(item_size, name="astronaut"):
+def _photo_crop(item_size, name="chelsea"):
     """A square crop of a scikit-image photograph (RGB uint8, ``item_size`` px)."""
     import skimage.data
 
@@ -49,7 +49,7 @@ def _photo_crop(item_size, name="astronaut"):
 
 
 def write_scenes(out_dir, n_scenes, *, seed=0, per_scene=(2, 4), size=128, item_size=40,
-                 near_copy=False, off_domain=False, empty=0):
+                 near_copy=False, off_domain=False, empty=0, photo="chelsea"):
     """Writes ``n_scenes`` PNG canvases of pasted Fashion-MNIST items.
 
     Each scene has ``per_scene[0]..per_scene[1]`` distinct items on a black
@@ -62,8 +62,8 @@ def write_scenes(out_dir, n_scenes, *, seed=0, per_scene=(2, 4), size=128, item_
         seed (0): the items, cells and jitter
         near_copy (False): scene 1 gets, besides its own items, an exact copy of
             scene 0's first item (kind ``"copy"``; its original is ``"original"``)
-        off_domain (False): scene 2 gets a crop of the scikit-image astronaut
-            photo labelled as a Fashion-MNIST class (kind ``"photo"``)
+        off_domain (False): scene 2 gets a crop of the scikit-image photo
+            ``photo`` labelled as a Fashion-MNIST class (kind ``"photo"``)
         empty (0): extra scenes with no objects at all (an empty Detections)
 
     Returns:
@@ -102,7 +102,7 @@ def write_scenes(out_dir, n_scenes, *, seed=0, per_scene=(2, 4), size=128, item_
                 x0 = (c % 3) * cell + int(rng.integers(0, cell - item_size + 1))
                 y0 = (c // 3) * cell + int(rng.integers(0, cell - item_size + 1))
                 if o["item"] is None:
-                    patch = _photo_crop(item_size)
+                    patch = _photo_crop(item_size, photo)
                 else:
                     patch = Image.open(items[o["item"]][0]).convert("RGB") \
                         .resize((item_size, item_size), Image.BILINEAR)

@@ -1,0 +1,256 @@
+"""Object-level curation (issue 14): the input layer and the steps on the objects of a
+Detections field, on real images (Fashion-MNIST items pasted on canvases, a planted
+near-copy object and a scikit-image photo crop among them; tests/objects_data.py)
+with real EfficientNet-Lite0 vectors of the crops."""
+
+import numpy as np
+import pytest
+
+import fiftyone as fo
+import fiftyone.core.fields as fof
+from fiftyone import ViewField as F
+
+import objects_data
+import winnow
+from winnow.plugin import inputs, runs
+from winnow.plugin.filtering import filter_dataset
+from winnow.plugin.outliers import find_outliers
+from winnow.plugin.redundancy import find_redundant
+from winnow.plugin.representatives import find_representatives
+
+from conftest import unique_name
+
+EMBED = "gt.detections.embedding"
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    """22 scenes (~65 objects: one near-copy pair, one photo crop) + 1 scene without
+    objects + 1 sample with no Detections at all, embedded once per module."""
+    scenes = objects_data.write_scenes(tmp_path_factory.mktemp("scenes"), 22, seed=3,
+                                       near_copy=True, off_domain=True, empty=1)
+    made = []
+
+    def make(samples):
+        ds = fo.Dataset(unique_name("winnow-test-objects"))
+        ds.add_samples(samples, progress=False)
+        made.append(ds)
+        return ds
+
+    ds = objects_data.detections_dataset(make, scenes)
+    ds.add_sample(fo.Sample(filepath=scenes[0]["filepath"]))  # gt is None
+    objects_data.embed_objects(ds)
+    yield ds
+    for d in made:
+        if fo.dataset_exists(d.name):
+            fo.delete_dataset(d.name)
+
+
+@pytest.fixture
+def objects(base):
+    ds = base.clone(unique_name("winnow-test-objects"))
+    yield ds, objects_data.truth(ds)
+    if fo.dataset_exists(ds.name):
+        fo.delete_dataset(ds.name)
+
+
+def _kind(truth, kind):
+    return [i for i, t in truth.items() if t["kind"] == kind]
+
+
+def _sample_fields(ds):
+    return sorted(ds.get_field_schema())
+
+
+# ------------------------------------------------------------------ input layer
+
+
+def test_load_vectors_reads_objects_with_their_sample_and_class(objects):
+    ds, truth = objects
+    vec = inputs.load_vectors(ds, "embedding", True, patches_field="gt")
+    ids, X, labels, skipped = vec  # still unpacks as the 4-tuple
+    assert sorted(ids) == sorted(truth) and skipped == 0
+    assert X.shape == (len(truth), 1280) and X.dtype == np.float32
+    assert [truth[i]["sample_id"] for i in ids] == vec.sample_ids
+    assert [truth[i]["class"] for i in ids] == labels.tolist()
+    assert vec.patches == inputs.PatchesField("gt", "detections", "gt.detections")
+    # The row of an object is that object's stored vector.
+    one = ds.select_labels(ids=[ids[5]], fields="gt").first().gt.detections[0]
+    assert np.allclose(X[5], one.embedding)
+    # Sample rows are unchanged: no sample_ids, no patches.
+    assert inputs.Vectors(["a"], X[:1], None, 0).sample_ids is None
+
+
+def test_objects_without_a_vector_are_skipped_and_counted(objects):
+    ds, truth = objects
+    gone = list(truth)[:2]
+    ds.set_label_values(EMBED, {i: None for i in gone})
+    ids, X, labels, skipped = inputs.load_vectors(ds, "embedding", patches_field="gt")
+    assert skipped == 2 and len(ids) == len(truth) - 2 and not set(gone) & set(ids)
+    assert labels is None
+
+
+def test_bad_objects_input_is_one_clear_error(objects):
+    ds, truth = objects
+    ds.add_sample_field("kind", fof.StringField)
+    with pytest.raises(ValueError, match="Detections or Polylines field; 'kind' is a"):
+        inputs.load_vectors(ds, "embedding", patches_field="kind")
+    with pytest.raises(ValueError, match="No field 'nope'"):
+        find_outliers(ds, patches_field="nope")
+    with pytest.raises(ValueError, match="attribute of the objects"):
+        inputs.load_vectors(ds, "gt.detections.embedding", patches_field="gt")
+    with pytest.raises(ValueError, match="No object of 'gt' has a 'missing' vector"):
+        find_outliers(ds, embeddings_field="missing", patches_field="gt")
+    empty = ds.filter_labels("gt", F("label") == "no such class", only_matches=False)
+    with pytest.raises(ValueError, match="no objects in 'gt'"):
+        find_outliers(empty, patches_field="gt")
+    ds.set_label_values("gt.detections.label", {list(truth)[0]: None})
+    with pytest.raises(ValueError, match="1 objects have no 'gt.detections.label'"):
+        inputs.load_vectors(ds, "embedding", True, patches_field="gt")
+    # The objects' own attributes are never results.
+    with pytest.raises(ValueError, match="Refusing to write the objects' attribute 'label'"):
+        find_outliers(ds, score_field="label", patches_field="gt")
+    assert not runs.list_runs(ds) and not ds.count_label_tags()
+
+
+# ---------------------------------------------------------------------- steps
+
+
+def test_find_outliers_on_objects(objects):
+    ds, truth = objects
+    before = _sample_fields(ds)
+    res = find_outliers(ds, count=3, patches_field="gt", progress=False)
+    photo, = _kind(truth, "photo")
+    assert res.num_samples == len(truth) and res.num_outliers == 3
+    assert photo in res.outlier_ids and set(res.outlier_ids) <= set(truth)
+    # Scores on every object; the photo crop is the most outlying of all.
+    ids, scores = ds.values(["gt.detections.id", "gt.detections.outlier_score"],
+                            unwind=True)
+    assert len(ids) == len(truth) and None not in scores
+    assert ids[int(np.argmax(scores))] == photo
+    # Sample level untouched: no new sample field, no sample tag.
+    assert _sample_fields(ds) == before and not ds.count_sample_tags()
+    assert ds.count_label_tags() == {"outlier": 3}
+    tagged = ds.select_labels(tags="outlier").values("gt.detections.id", unwind=True)
+    assert sorted(tagged) == sorted(res.outlier_ids)
+    # The saved view opens as a patches view of exactly those objects.
+    view = ds.load_saved_view(res.saved_view)
+    assert view._is_patches and len(view) == 3
+    assert sorted(view.values("gt.id")) == sorted(res.outlier_ids)
+    run = runs.get_run(ds, res.run_key)
+    assert run["patches_field"] == "gt"
+    assert run["roles"] == {"score": "gt.detections.outlier_score"}
+    assert run["label_tags"] == {"outlier": ["gt"]} and run["tags"] == []
+
+
+def test_rerun_replaces_only_its_own_and_delete_run_removes_exactly_it(objects):
+    ds, truth = objects
+    ds.select_labels(ids=list(truth)[:1], fields="gt").tag_labels("mine", label_fields="gt")
+    first = find_outliers(ds, count=4, patches_field="gt", progress=False)
+    red = find_redundant(ds, count=1, patches_field="gt", progress=False)
+    second = find_outliers(ds, count=2, patches_field="gt", progress=False)
+    assert second.run_key == first.run_key
+    assert ds.count_label_tags() == {"outlier": 2, "redundant": 1, "mine": 1}
+    # A user's attribute of the same name is not Winnow's to overwrite.
+    ds.set_label_values("gt.detections.user_score", {list(truth)[0]: 1.0})
+    with pytest.raises(ValueError, match="not written by Winnow"):
+        find_outliers(ds, score_field="user_score", tag="o2", patches_field="gt")
+    runs.delete_run(ds, second.run_key)
+    flat = ds.get_field_schema(flat=True)
+    assert "gt.detections.outlier_score" not in flat and not ds.count("gt.detections.outlier_score")
+    assert not ds.has_saved_view(second.saved_view)
+    assert ds.count_label_tags() == {"redundant": 1, "mine": 1}
+    # The rest is intact: vectors, labels, the other run's attributes, the user's values.
+    assert ds.count(EMBED) == len(truth) and ds.count("gt.detections.label") == len(truth)
+    assert ds.count("gt.detections.redundant_of") == 1
+    assert ds.count("gt.detections.user_score") == 1
+    runs.delete_run(ds, red.run_key)
+    assert ds.count_label_tags() == {"mine": 1}
+    assert "gt.detections.redundant_of" not in ds.get_field_schema(flat=True)
+
+
+def test_find_outliers_per_class_by_object_label(objects):
+    ds, truth = objects
+    res = find_outliers(ds, fraction=0.1, per_class=True, patches_field="gt", progress=False)
+    classes = [truth[i]["class"] for i in truth]
+    quotas = winnow.plugin.vectors.class_quotas(np.array(classes), res.num_outliers)
+    got = {}
+    for i in res.outlier_ids:
+        got[truth[i]["class"]] = got.get(truth[i]["class"], 0) + 1
+    assert got == {c: q for c, q in quotas.items() if q}
+
+
+def test_find_redundant_links_the_near_copy_to_its_original(objects):
+    ds, truth = objects
+    before = _sample_fields(ds)
+    res = find_redundant(ds, count=1, patches_field="gt", progress=False)
+    original, = _kind(truth, "original")
+    copy, = _kind(truth, "copy")
+    assert res.num_redundant == 1 and set(res.kept_of.items()) <= {(copy, original),
+                                                                   (original, copy)}
+    (redundant, kept), = res.kept_of.items()
+    links = dict(zip(*ds.values(["gt.detections.id", "gt.detections.redundant_of"],
+                                unwind=True)))
+    assert links[redundant] == kept and sum(v is not None for v in links.values()) == 1
+    assert ds.count_label_tags() == {"redundant": 1}
+    assert ds.load_saved_view(res.saved_view).values("gt.id") == [redundant]
+    assert _sample_fields(ds) == before and not ds.count_sample_tags()
+
+
+def test_filter_dataset_on_objects(objects):
+    ds, truth = objects
+    res = filter_dataset(ds, outliers=0.05, redundant=0.05, patches_field="gt",
+                         progress=False)
+    n = len(truth)
+    assert res.num_samples == n and res.num_kept == n - res.num_outliers - res.num_redundant
+    assert res.views["kept"] == "winnow-gt-kept"
+    kept = ds.load_saved_view("winnow-gt-kept")
+    assert kept._is_patches and len(kept) == res.num_kept
+    out = set(ds.load_saved_view("winnow-gt-outliers").values("gt.id"))
+    red = set(ds.load_saved_view("winnow-gt-redundant").values("gt.id"))
+    assert len(out) == res.num_outliers and len(red) == res.num_redundant
+    assert not (out & red) and not (set(kept.values("gt.id")) & (out | red))
+    assert _kind(truth, "photo")[0] in out
+    assert not ds.count_sample_tags() and not ds.has_saved_view("winnow-kept")
+    assert runs.get_run(ds, res.run_key)["patches_field"] == "gt"
+
+
+def test_find_representatives_on_objects(objects):
+    ds, truth = objects
+    res = find_representatives(ds, k=5, patches_field="gt", progress=False)
+    assert res.num_samples == len(truth) and res.num_clusters == 5
+    clusters = dict(zip(*ds.values(["gt.detections.id", "gt.detections.cluster"],
+                                   unwind=True)))
+    assert set(clusters) == set(truth) and set(clusters.values()) == set(range(5))
+    # Each medoid is an object of its own cluster, tagged and in the patches view.
+    view = ds.load_saved_view(res.saved_view)
+    assert view._is_patches and sorted(view.values("gt.id")) == sorted(res.medoid_ids)
+    assert sorted(clusters[i] for i in res.medoid_ids) == list(range(5))
+    assert ds.count_label_tags() == {"representative": 5} and not ds.count_sample_tags()
+    # Per class: every object label has its representative.
+    per = find_representatives(ds, k=1, per_class=True, cluster_field="cluster_c",
+                               distance_field="d_c", rank_field="r_c", tag="rep_c",
+                               patches_field="gt", progress=False)
+    assert sorted(truth[i]["class"] for i in per.medoid_ids) == \
+        sorted({t["class"] for t in truth.values()})
+
+
+def test_steps_on_compute_embeddings_objects_skip_zero_area_boxes(objects):
+    """The real pipeline: compute_embeddings(patches_field=) gives a zero-area box no
+    vector (a reason instead); the steps skip and count it, and score the rest (a
+    scene without objects and a sample without the field contribute nothing)."""
+    ds, truth = objects
+    sample = ds.match(F("gt.detections").length() > 0).first()
+    sample.gt.detections.append(fo.Detection(label="Bag", bounding_box=[0.5, 0.5, 0, 0]))
+    sample.save()
+    emb = winnow.compute_embeddings(ds, patches_field="gt", embeddings_field="emb",
+                                    num_workers=0, progress=False)
+    assert ds.count("gt.detections.emb_error") == 1
+    res = find_outliers(ds, count=3, embeddings_field="emb", patches_field="gt",
+                        progress=False)
+    assert res.num_skipped == 1 and res.num_samples == len(truth)
+    assert _kind(truth, "photo")[0] in res.outlier_ids
+    red = find_redundant(ds, count=1, embeddings_field="emb", patches_field="gt",
+                         progress=False)
+    assert set(red.kept_of.items()) <= {(_kind(truth, "copy")[0], _kind(truth, "original")[0]),
+                                        (_kind(truth, "original")[0], _kind(truth, "copy")[0])}
