@@ -15,9 +15,35 @@ def _engine():
 
 
 def _options(params, defaults):
-    return form.reduction(engine_options(
+    return form.objects(form.reduction(engine_options(
         params, defaults, outliers=lambda p: form.percent(p, "outliers_percent"),
-        redundant=lambda p: form.percent(p, "redundant_percent")))
+        redundant=lambda p: form.percent(p, "redundant_percent"))))
+
+
+def _check_outputs(samples, engine, pf, o, prefix, out_pct, red_pct):
+    """The engine's checks of the saved views and of each step's fields and tags (on the
+    objects of ``pf`` when given)."""
+    from winnow.plugin import outliers, redundancy, runs
+
+    if pf is None:
+        flag(prefix, check_writable, samples, engine.STEP, o["view_prefix"],
+             saved_views=list(engine.saved_view_names(o["view_prefix"]).values()),
+             overwrite=o["overwrite"])
+    else:
+        flag(prefix, form.check_outputs, samples, engine.STEP, None, None,
+             saved_views=list(engine.saved_view_names(
+                 "%s-%s" % (o["view_prefix"], pf.name)).values()),
+             overwrite=o["overwrite"],
+             key=runs.run_key(engine.STEP, "%s_%s" % (o["view_prefix"], pf.name)))
+    # Each step's fields and tags are not in the form: a clash is reported on the
+    # step's share.
+    if o["outliers"]:
+        flag(out_pct, form.check_outputs, samples, outliers.STEP, pf, o["score_field"],
+             fields=[o["score_field"]], tags=[o["outlier_tag"]], overwrite=o["overwrite"])
+    if o["redundant"]:
+        fields = [o["link_field"], o["distance_field"]]
+        flag(red_pct, form.check_outputs, samples, redundancy.STEP, pf, fields[0],
+             fields=fields, tags=[o["redundant_tag"]], overwrite=o["overwrite"])
 
 
 class FilterDataset(foo.Operator):
@@ -29,45 +55,39 @@ class FilterDataset(foo.Operator):
             "redundant (nothing is deleted)")
 
     def resolve_input(self, ctx):
-        from winnow.plugin import outliers, redundancy
+        from winnow.plugin import outliers
 
         engine = _engine()
         d = engine_defaults(engine.filter_dataset)
         inputs = types.Object()
         samples = ctx.target_view()
-        props = dict(embeddings_field=form.add_embeddings_choice(ctx, inputs,
-                                                                 d["embeddings_field"]))
+        objects, patches = form.add_objects_choice(ctx, inputs)
+        props = dict(patches_field=objects, embeddings_field=form.add_object_embeddings_choice(
+            ctx, inputs, d["embeddings_field"], patches))
         # 0 % skips that step.
         out_pct = form.add_percent(inputs, "outliers_percent", "% outliers", d["outliers"])
         red_pct = form.add_percent(inputs, "redundant_percent", "% similar", d["redundant"])
         props["reduce"] = form.add_reduction(inputs, d, "%d" % outliers.DEFAULT_COMPONENTS)
-        props["per_class"] = form.add_per_class(ctx, inputs, d["per_class"])
+        props["per_class"] = (form.add_object_per_class(
+            inputs, d["per_class"], "Keep class proportions of",
+            "Each object label loses the same share") if patches
+            else form.add_per_class(ctx, inputs, d["per_class"]))
+        where = "<prefix>-%s-" % patches if patches else "<prefix>-"
         prefix = inputs.str("view_prefix", default=d["view_prefix"], required=True,
                             label="Saved views prefix",
-                            description="Saves <prefix>-kept, <prefix>-outliers, "
-                                        "<prefix>-redundant")
+                            description="Saves %skept, %soutliers, %sredundant"
+                                        % (where, where, where))
         inputs.bool("overwrite", default=d["overwrite"],
                     label="Overwrite existing fields, tags, views")
 
         if ctx.dataset is not None:
             o = _options(form_values(inputs, ctx.params), d)
-            form.check_vectors_and_classes(samples, o, props)
+            pf = form.check_vectors_and_classes(samples, o, props)
             # Each share in range, and together they must leave something kept.
             if flag(out_pct, engine.check_share, o["outliers"], "outliers"):
                 flag(red_pct, engine.check_shares, o["outliers"], o["redundant"])
-            flag(prefix, check_writable, samples, engine.STEP, o["view_prefix"],
-                 saved_views=list(engine.saved_view_names(o["view_prefix"]).values()),
-                 overwrite=o["overwrite"])
-            # Each step's fields and tags are not in the form: a clash is reported on
-            # the step's share.
-            if o["outliers"]:
-                flag(out_pct, check_writable, samples, outliers.STEP, o["score_field"],
-                     fields=[o["score_field"]], tags=[o["outlier_tag"]],
-                     overwrite=o["overwrite"])
-            if o["redundant"]:
-                fields = [o["link_field"], o["distance_field"]]
-                flag(red_pct, check_writable, samples, redundancy.STEP, fields[0],
-                     fields=fields, tags=[o["redundant_tag"]], overwrite=o["overwrite"])
+            if patches is None or pf is not None:
+                _check_outputs(samples, engine, pf, o, prefix, out_pct, red_pct)
         return types.Property(inputs, view=types.View(label="Winnow: filter the dataset"))
 
     def execute(self, ctx):

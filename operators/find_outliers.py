@@ -4,8 +4,8 @@ import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
 from . import _filter_form as form
-from ._common import (call_operator, check_writable, engine_defaults, engine_options, flag,
-                      form_values, operator_config, run_engine, summarize)
+from ._common import (call_operator, engine_defaults, engine_options, flag, form_values,
+                      operator_config, run_engine, summarize)
 
 
 def _engine():
@@ -15,8 +15,8 @@ def _engine():
 
 
 def _options(params, defaults):
-    return form.reduction(engine_options(
-        params, defaults, fraction=lambda p: form.percent(p, "outliers_percent")))
+    return form.objects(form.reduction(engine_options(
+        params, defaults, fraction=lambda p: form.percent(p, "outliers_percent"))))
 
 
 class FindOutliers(foo.Operator):
@@ -31,12 +31,17 @@ class FindOutliers(foo.Operator):
         d = engine_defaults(engine.find_outliers)
         inputs = types.Object()
         samples = ctx.target_view()
-        props = dict(embeddings_field=form.add_embeddings_choice(ctx, inputs,
-                                                                 d["embeddings_field"]))
+        objects, patches = form.add_objects_choice(ctx, inputs)
+        props = dict(patches_field=objects, embeddings_field=form.add_object_embeddings_choice(
+            ctx, inputs, d["embeddings_field"], patches))
         fraction = form.add_percent(inputs, "outliers_percent", "% outliers", d["fraction"],
-                                    "ceil(% · N) samples get the tag")
+                                    "ceil(%% · N) %s get the tag"
+                                    % ("objects" if patches else "samples"))
         props["reduce"] = form.add_reduction(inputs, d, "%d" % engine.DEFAULT_COMPONENTS)
-        props["per_class"] = form.add_per_class(ctx, inputs, d["per_class"])
+        props["per_class"] = (form.add_object_per_class(
+            inputs, d["per_class"], "Score each class of",
+            "Each object label scored on its own, keeping its proportion")
+            if patches else form.add_per_class(ctx, inputs, d["per_class"]))
         score = inputs.str("score_field", default=d["score_field"], required=True,
                            label="Score field")
         tag = inputs.str("tag", default=d["tag"], required=True, label="Tag")
@@ -47,11 +52,12 @@ class FindOutliers(foo.Operator):
             o = _options(form_values(inputs, ctx.params), d)
             if o["count"] is None:
                 flag(fraction, form.check_fraction, o["fraction"], "% outliers")
-            form.check_vectors_and_classes(samples, o, props)
-            flag(score, check_writable, samples, engine.STEP, o["score_field"],
-                 fields=[o["score_field"]], overwrite=o["overwrite"])
-            flag(tag, check_writable, samples, engine.STEP, o["score_field"],
-                 tags=[o["tag"]], overwrite=o["overwrite"])
+            pf = form.check_vectors_and_classes(samples, o, props)
+            if patches is None or pf is not None:
+                flag(score, form.check_outputs, samples, engine.STEP, pf, o["score_field"],
+                     fields=[o["score_field"]], overwrite=o["overwrite"])
+                flag(tag, form.check_outputs, samples, engine.STEP, pf, o["score_field"],
+                     tags=[o["tag"]], overwrite=o["overwrite"])
         return types.Property(inputs, view=types.View(label="Winnow: find outliers"))
 
     def execute(self, ctx):

@@ -4,8 +4,8 @@ import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
 from . import _filter_form as form
-from ._common import (call_operator, check_writable, engine_defaults, engine_options, flag,
-                      form_values, operator_config, run_engine, summarize)
+from ._common import (call_operator, engine_defaults, engine_options, flag, form_values,
+                      operator_config, run_engine, summarize)
 
 
 def _engine():
@@ -15,8 +15,8 @@ def _engine():
 
 
 def _options(params, defaults):
-    return form.reduction(engine_options(
-        params, defaults, fraction=lambda p: form.percent(p, "redundant_percent")))
+    return form.objects(form.reduction(engine_options(
+        params, defaults, fraction=lambda p: form.percent(p, "redundant_percent"))))
 
 
 class FindRedundant(foo.Operator):
@@ -32,17 +32,22 @@ class FindRedundant(foo.Operator):
         d = engine_defaults(engine.find_redundant)
         inputs = types.Object()
         samples = ctx.target_view()
-        props = dict(embeddings_field=form.add_embeddings_choice(ctx, inputs,
-                                                                 d["embeddings_field"]))
+        objects, patches = form.add_objects_choice(ctx, inputs)
+        props = dict(patches_field=objects, embeddings_field=form.add_object_embeddings_choice(
+            ctx, inputs, d["embeddings_field"], patches))
         fraction = form.add_percent(inputs, "redundant_percent", "% similar", d["fraction"],
-                                    "floor(% · N) samples get the tag")
+                                    "floor(%% · N) %s get the tag"
+                                    % ("objects" if patches else "samples"))
         inputs.float("max_distance", default=d["max_distance"], required=False, min=0.0,
                      max=2.0, label="Or: max cosine distance",
                      description="Only near-duplicates closer than this (e.g. 0.05); "
                                  "overrides the percentage")
         props["reduce"] = form.add_reduction(inputs, d, "every dimension (max distance stays "
                                                         "an embedding distance)")
-        props["per_class"] = form.add_per_class(ctx, inputs, d["per_class"])
+        props["per_class"] = (form.add_object_per_class(
+            inputs, d["per_class"], "Keep class proportions of",
+            "Objects are clustered within their own label") if patches
+            else form.add_per_class(ctx, inputs, d["per_class"]))
         tag = inputs.str("tag", default=d["tag"], required=True, label="Tag")
         inputs.bool("overwrite", default=d["overwrite"],
                     label="Overwrite existing fields or tag")
@@ -51,11 +56,12 @@ class FindRedundant(foo.Operator):
             o = _options(form_values(inputs, ctx.params), d)
             if o["max_distance"] is None and o["count"] is None:
                 flag(fraction, form.check_fraction, o["fraction"], "% similar")
-            form.check_vectors_and_classes(samples, o, props)
+            pf = form.check_vectors_and_classes(samples, o, props)
             fields = [o["link_field"], o["distance_field"]]
             # The fields are not in the form: a clash is reported on the tag.
-            flag(tag, check_writable, samples, engine.STEP, fields[0], fields=fields,
-                 tags=[o["tag"]], overwrite=o["overwrite"])
+            if patches is None or pf is not None:
+                flag(tag, form.check_outputs, samples, engine.STEP, pf, fields[0],
+                     fields=fields, tags=[o["tag"]], overwrite=o["overwrite"])
         return types.Property(inputs, view=types.View(label="Winnow: find redundant images"))
 
     def execute(self, ctx):

@@ -4,8 +4,8 @@ import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
 from . import _filter_form as form
-from ._common import (call_operator, check_writable, engine_defaults, engine_options, flag,
-                      form_values, operator_config, run_engine, summarize)
+from ._common import (call_operator, engine_defaults, engine_options, flag, form_values,
+                      operator_config, run_engine, summarize)
 
 K_MODES = [("number", "Number of clusters"), ("auto", "Auto (silhouette)"),
            ("percent", "% of samples")]
@@ -32,9 +32,10 @@ class FindRepresentatives(foo.Operator):
         inputs = types.Object()
         samples = ctx.target_view()
 
+        objects, patches = form.add_objects_choice(ctx, inputs)
         # Optional here (as this form always had it): a missing value takes the default.
-        embeddings = form.add_embeddings_choice(ctx, inputs, d["embeddings_field"],
-                                                required=False)
+        embeddings = form.add_object_embeddings_choice(ctx, inputs, d["embeddings_field"],
+                                                       patches, required=False)
 
         per_class = ctx.params.get("per_class") or ""
         modes = types.RadioGroup(orientation="horizontal")
@@ -59,14 +60,19 @@ class FindRepresentatives(foo.Operator):
             inputs.int("k", default=d["k"] if isinstance(d["k"], int) else None, min=1,
                        label="Clusters" + each)
 
-        labels = types.DropdownView()
-        labels.add_choice("", label="(whole view at once)")
-        for f in form.label_fields(ctx):
-            labels.add_choice(f, label=f)
-        classes = inputs.enum("per_class", labels.values(), default=d["per_class"] or "",
-                              required=False, label="Cluster each class of", view=labels,
-                              description="A label field: every class gets its own "
-                                          "representatives")
+        if patches:
+            classes = form.add_object_per_class(
+                inputs, d["per_class"], "Cluster each class of",
+                "Every object label gets its own representatives")
+        else:
+            labels = types.DropdownView()
+            labels.add_choice("", label="(whole view at once)")
+            for f in form.label_fields(ctx):
+                labels.add_choice(f, label=f)
+            classes = inputs.enum("per_class", labels.values(), default=d["per_class"] or "",
+                                  required=False, label="Cluster each class of", view=labels,
+                                  description="A label field: every class gets its own "
+                                              "representatives")
 
         metric = types.RadioGroup(orientation="horizontal")
         for m in engine.METRICS:
@@ -90,19 +96,28 @@ class FindRepresentatives(foo.Operator):
 
         if ctx.dataset is not None:
             o = _options(form_values(inputs, ctx.params), d)
-            flag(embeddings, checks.check_vector_field, samples.get_field_schema(),
-                 o["embeddings_field"])
-            if o["per_class"]:
+            pf = None
+            if patches:
+                pf = form.check_objects(samples, o, dict(patches_field=objects,
+                                                         embeddings_field=embeddings))
+            else:
+                flag(embeddings, checks.check_vector_field, samples.get_field_schema(),
+                     o["embeddings_field"])
+            if o["per_class"] and not patches:
                 flag(classes, checks.label_field, samples, o["per_class"])
             if k_percent is not None and form.percent(ctx.params, "k_percent") is not None:
                 flag(k_percent, form.check_fraction, o["k"], "Representatives %")
             key_field, overwrite = o["cluster_field"], o["overwrite"]
-            if flag(cluster, check_writable, samples, engine.STEP, key_field,
+            if patches and pf is None:  # flagged on the objects choice
+                return types.Property(inputs,
+                                      view=types.View(label="Winnow: find representatives"))
+            view_name = engine.saved_view_name(key_field, pf.name if pf else None)
+            if flag(cluster, form.check_outputs, samples, engine.STEP, pf, key_field,
                     fields=[o["cluster_field"], o["distance_field"], o["rank_field"]],
                     overwrite=overwrite):
-                flag(cluster, check_writable, samples, engine.STEP, key_field,
-                     saved_views=[engine.saved_view_name(key_field)], overwrite=overwrite)
-            flag(tag, check_writable, samples, engine.STEP, key_field, tags=[o["tag"]],
+                flag(cluster, form.check_outputs, samples, engine.STEP, pf, key_field,
+                     saved_views=[view_name], overwrite=overwrite)
+            flag(tag, form.check_outputs, samples, engine.STEP, pf, key_field, tags=[o["tag"]],
                  overwrite=overwrite)
         return types.Property(inputs, view=types.View(label="Winnow: find representatives"))
 
@@ -111,13 +126,17 @@ class FindRepresentatives(foo.Operator):
         options = _options(ctx.params, engine_defaults(engine.find_representatives))
         field = options["embeddings_field"]
         samples = ctx.target_view()
-        # Samples without a vector (unreadable images) can't be clustered: skip them.
-        usable = samples.exists(field) if field in samples.get_field_schema() else samples
+        # Samples without a vector (unreadable images) can't be clustered: skip them (the
+        # engine skips objects without one itself).
+        usable = samples.exists(field) if field in samples.get_field_schema() \
+            and options["patches_field"] is None else samples
         options["samples"] = usable
         results = yield from run_engine(ctx, engine.find_representatives, "Clustering",
                                         **options)
         skipped = len(samples) - results.num_samples
         message = str(results)
+        if options["patches_field"] is not None:
+            skipped = 0  # the results' own note counts the objects without a vector
         if skipped:
             message += "; %d samples without %r skipped" % (skipped, field)
         yield from summarize(ctx, message)
@@ -147,7 +166,7 @@ def _engine():
 
 
 def _options(params, defaults):
-    options = engine_options(params, defaults, method=lambda p: p.get("backend"))
+    options = form.objects(engine_options(params, defaults, method=lambda p: p.get("backend")))
     if "method" not in params:  # the App's "backend" field, not the engine's old name
         options.pop("backend", None)
     options.update(k=_k(params, defaults["k"]), k_range=(
