@@ -10,18 +10,20 @@ class CurateResults:
 
     Attributes:
         dataset_name: the dataset curated
-        num_samples: samples in the view
+        num_samples: samples in the view (objects with ``patches_field``)
         steps: a dict ``{step: results object}``
         rows: the summary rows ``(step, found, share, where to look)``
         seconds: wall time
+        patches_field: None, or the objects field curated
     """
 
-    def __init__(self, dataset_name, num_samples, steps, rows, seconds):
+    def __init__(self, dataset_name, num_samples, steps, rows, seconds, patches_field=None):
         self.dataset_name = dataset_name
         self.num_samples = num_samples
         self.steps = steps
         self.rows = rows
         self.seconds = seconds
+        self.patches_field = patches_field
 
     def table(self):
         """The summary as a Markdown table."""
@@ -31,13 +33,14 @@ class CurateResults:
         return "\n".join(lines)
 
     def __repr__(self):
-        return "Winnow curation of %r: %d samples in %.1f s\n\n%s" % (
-            self.dataset_name, self.num_samples, self.seconds, self.table())
+        what = "objects of %r" % self.patches_field if self.patches_field else "samples"
+        return "Winnow curation of %r: %d %s in %.1f s\n\n%s" % (
+            self.dataset_name, self.num_samples, what, self.seconds, self.table())
 
 
 def curate(samples, *, label_field=None, embeddings_field="embedding",
            model=models.DEFAULT_MODEL, outliers=0.05, redundant=0.05, k="auto", per_class=None,
-           image_issues=True, recompute_embeddings=False, progress=None):
+           image_issues=True, recompute_embeddings=False, progress=None, patches_field=None):
     """Runs every curation step on a dataset or view and summarizes what was found.
 
     Image issues (:func:`winnow.find_image_issues`: dark, light, blurry, ...),
@@ -64,6 +67,15 @@ def curate(samples, *, label_field=None, embeddings_field="embedding",
         image_issues (True): find pixel-level issues first (default thresholds)
         recompute_embeddings (False): recompute even when the field is filled
         progress (None): see :func:`winnow.compute_embeddings`
+        patches_field (None): a ``fo.Detections``/``fo.Polylines`` field: curate
+            its OBJECTS. Object embeddings (the attribute ``embeddings_field``,
+            computed unless some object has one), the filter and the
+            representatives run on the objects (results as object attributes,
+            label tags and patches views); image issues still score the whole
+            images. ``label_field`` may then only be the objects field's own
+            name: the objects' labels, which enables representatives per object
+            label and the object label-issue step; ``per_class=True`` filters
+            per object label. Shares in the table are of the objects
 
     Returns:
         a :class:`CurateResults`
@@ -79,6 +91,13 @@ def curate(samples, *, label_field=None, embeddings_field="embedding",
     n = len(samples)
     if n == 0:
         raise ValueError("The view is empty: there is nothing to curate")
+    pf = inputs.resolve_patches(samples, patches_field)
+    if pf is not None:
+        return _curate_objects(
+            samples, pf, started, label_field=label_field, embeddings_field=embeddings_field,
+            model=model, outliers=outliers, redundant=redundant, k=k, per_class=per_class,
+            image_issues=image_issues, recompute_embeddings=recompute_embeddings,
+            progress=progress)
     filled = (embeddings_field in samples.get_field_schema()
               and len(samples.exists(embeddings_field)) > 0)
     # Reused embeddings: the steps will see only the embedded samples.
@@ -107,19 +126,7 @@ def curate(samples, *, label_field=None, embeddings_field="embedding",
     res = filter_dataset(samples, outliers=outliers, redundant=redundant, per_class=per_class,
                          embeddings_field=embeddings_field, progress=progress)
     steps["filter"] = res
-    # Where to look: the names the steps wrote (from their results, never assumed).
-    if res.outliers is not None:
-        rows.append(("outliers", res.num_outliers, _share(res.num_outliers, n),
-                     "tag `%s`, score `%s`, view `%s`" % (
-                         res.outliers.tag, res.outliers.score_field, res.views["outliers"])))
-    if res.redundancy is not None:
-        rows.append(("redundant", res.num_redundant, _share(res.num_redundant, n),
-                     "tag `%s`, link `%s`, view `%s`" % (
-                         res.redundancy.tag, res.redundancy.link_field,
-                         res.views["redundant"])))
-    rows.append(("kept", res.num_kept, _share(res.num_kept, n),
-                 "view `%s`" % res.views["kept"]))
-
+    _filter_rows(rows, res, n)
     if res.num_skipped:
         rows.insert(1, ("skipped", "%d without an embedding" % res.num_skipped,
                         _share(res.num_skipped, n),
@@ -135,19 +142,116 @@ def curate(samples, *, label_field=None, embeddings_field="embedding",
                                per_class=None if multi_label else label_field,
                                progress=progress)
     steps["representatives"] = res
-    rows.append(("representatives", res.num_clusters, _share(res.num_clusters, n),
-                 "tag `%s`, field `%s`, view `%s`" % (res.tag, res.cluster_field,
-                                                       res.saved_view)))
+    _representatives_row(rows, res, n)
 
     if label_field is not None:
         res = find_label_issues(samples, label_field=label_field,
                                 embeddings_field=embeddings_field, progress=progress)
         steps["label_issues"] = res
-        rows.append(("label issues", res.num_issues, _share(res.num_issues, n),
-                     "tag `%s`, fields `%s`, `%s`, view `%s`"
-                     % (res.tag, res.quality_field, res.suggestion_field, res.saved_view)))
+        _label_issues_row(rows, res, n)
 
     return CurateResults(samples._root_dataset.name, n, steps, rows, time.time() - started)
+
+
+def _curate_objects(samples, pf, started, *, label_field, embeddings_field, model, outliers,
+                    redundant, k, per_class, image_issues, recompute_embeddings, progress):
+    """:func:`curate` on the objects of ``pf`` (a ``PatchesField``)."""
+    from .embeddings import compute_embeddings
+    from .filtering import filter_dataset
+    from .image_issues import find_image_issues
+    from .label_issues import find_label_issues
+    from .representatives import find_representatives
+
+    n = samples.count(pf.list_path)
+    if n == 0:
+        raise ValueError("The view has no objects in %r: there is nothing to curate" % pf.name)
+    if label_field not in (None, pf.name):
+        raise ValueError("With patches_field=%r, label_field may only be %r (the objects' "
+                         "labels) or None; got %r" % (pf.name, pf.name, label_field))
+    _check_objects(samples, pf, label_field, outliers, redundant, k, per_class,
+                   image_issues)
+    steps, rows = {}, []
+    have = samples.count(pf.path(embeddings_field))
+    if recompute_embeddings or not have:
+        res = compute_embeddings(samples, model=model, embeddings_field=embeddings_field,
+                                 patches_field=pf.name, progress=progress)
+        rows.append(("object embeddings", "%d embedded, %d failed"
+                     % (res.num_embedded, n - res.num_embedded), _share(res.num_embedded, n),
+                     "attribute `%s` (reasons: `%s`)" % (pf.path(embeddings_field),
+                                                         res.error_field)))
+        steps["embeddings"] = res
+    else:
+        rows.append(("object embeddings", "%d reused" % have, _share(have, n),
+                     "attribute `%s`" % pf.path(embeddings_field)))
+    res = filter_dataset(samples, outliers=outliers, redundant=redundant, per_class=per_class,
+                         embeddings_field=embeddings_field, progress=progress,
+                         patches_field=pf)
+    steps["filter"] = res
+    _filter_rows(rows, res, n)
+    if res.num_skipped:
+        rows.insert(1, ("skipped", "%d objects without an embedding" % res.num_skipped,
+                        _share(res.num_skipped, n),
+                        "reasons in `%s_error`" % pf.path(embeddings_field)))
+    if image_issues:
+        issues = find_image_issues(samples, progress=progress)
+        steps["image_issues"] = issues
+        rows.insert(0, _image_issues_row(issues, len(samples)))
+    res = find_representatives(samples, k=k, embeddings_field=embeddings_field,
+                               per_class=True if label_field else None, progress=progress,
+                               patches_field=pf)
+    steps["representatives"] = res
+    _representatives_row(rows, res, n)
+    if label_field is not None:
+        res = find_label_issues(samples, embeddings_field=embeddings_field,
+                                patches_field=pf.name, progress=progress)
+        steps["label_issues"] = res
+        _label_issues_row(rows, res, n)
+    return CurateResults(samples._root_dataset.name, n, steps, rows, time.time() - started,
+                         patches_field=pf.name)
+
+
+def _check_objects(samples, pf, label_field, outliers, redundant, k, per_class,
+                   image_issues):
+    """The object curation's parameter checks, before its first step writes."""
+    from . import filtering, label_issues, representatives
+
+    if image_issues:
+        _check_image_issues_outputs(samples)
+    filtering.check_shares(outliers, redundant)
+    inputs.object_label_path(pf, per_class)
+    if label_field is not None:
+        label_issues.check_classes(samples, inputs.LabelField(
+            pf.name, "label_field", "classification", pf.path("label"), pf.path("id")))
+    if k != "auto":
+        representatives.group_k(k, samples.count(pf.list_path),
+                                per_class=True if label_field else None)
+
+
+def _filter_rows(rows, res, n):
+    # Where to look: the names the steps wrote (from their results, never assumed).
+    if res.outliers is not None:
+        rows.append(("outliers", res.num_outliers, _share(res.num_outliers, n),
+                     "tag `%s`, score `%s`, view `%s`" % (
+                         res.outliers.tag, res.outliers.score_field, res.views["outliers"])))
+    if res.redundancy is not None:
+        rows.append(("redundant", res.num_redundant, _share(res.num_redundant, n),
+                     "tag `%s`, link `%s`, view `%s`" % (
+                         res.redundancy.tag, res.redundancy.link_field,
+                         res.views["redundant"])))
+    rows.append(("kept", res.num_kept, _share(res.num_kept, n),
+                 "view `%s`" % res.views["kept"]))
+
+
+def _representatives_row(rows, res, n):
+    rows.append(("representatives", res.num_clusters, _share(res.num_clusters, n),
+                 "tag `%s`, field `%s`, view `%s`" % (res.tag, res.cluster_field,
+                                                       res.saved_view)))
+
+
+def _label_issues_row(rows, res, n):
+    rows.append(("label issues", res.num_issues, _share(res.num_issues, n),
+                 "tag `%s`, fields `%s`, `%s`, view `%s`"
+                 % (res.tag, res.quality_field, res.suggestion_field, res.saved_view)))
 
 
 def _validate(samples, label_field, outliers, redundant, k, per_class, image_issues):
@@ -161,16 +265,11 @@ def _validate(samples, label_field, outliers, redundant, k, per_class, image_iss
     Returns:
         the resolved label field (:class:`~winnow.plugin.inputs.LabelField`), or None
     """
-    from . import filtering, image_issues as issues_step, label_issues, representatives
+    from . import filtering, label_issues, representatives
 
     label = None
     if image_issues:
-        # Its outputs with their default names, checked as its own step would.
-        fields = list(issues_step.score_fields().values())
-        inputs.check_writable(samples, runs.run_key(issues_step.STEP, fields[0]),
-                              owners=runs.owners(samples._root_dataset), fields=fields,
-                              tags=issues_step.KINDS,
-                              saved_views=[issues_step.view_name(k) for k in issues_step.KINDS])
+        _check_image_issues_outputs(samples)
     if label_field is not None:
         label = inputs.label_field(samples, label_field, param="label_field",
                                    kinds=inputs.LABEL_FIELD_KINDS)
@@ -186,6 +285,17 @@ def _validate(samples, label_field, outliers, redundant, k, per_class, image_iss
                                 per_class=label_field if label and not label.multi_label
                                 else None)
     return label
+
+
+def _check_image_issues_outputs(samples):
+    # Its outputs with their default names, checked as its own step would.
+    from . import image_issues as issues_step
+
+    fields = list(issues_step.score_fields().values())
+    inputs.check_writable(samples, runs.run_key(issues_step.STEP, fields[0]),
+                          owners=runs.owners(samples._root_dataset), fields=fields,
+                          tags=issues_step.KINDS,
+                          saved_views=[issues_step.view_name(k) for k in issues_step.KINDS])
 
 
 def _image_issues_row(res, n):

@@ -358,7 +358,9 @@ class Results:
         if self.num_failed:
             notes.append("%d images could not be read" % self.num_failed)
         if self.num_skipped:
-            notes.append("%d samples without an embedding skipped" % self.num_skipped)
+            notes.append("%d %s without an embedding skipped" % (
+                self.num_skipped, "objects" if getattr(self, "patches_field", None)
+                else "samples"))
         return self.summary() + "".join("; " + n for n in notes)
 
 

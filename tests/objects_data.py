@@ -179,3 +179,29 @@ def embed_objects(samples, *, field=FIELD, embeddings_field="embedding"):
         dataset.add_sample_field(path, fof.VectorField)
     samples.set_label_values(path, dict(zip(ids, list(vectors))))
     return dict(zip(ids, vectors))
+
+
+def embedded_dataset(out_dir, n_scenes, *, prefix="winnow-test-objects", **scene_kwargs):
+    """For a pytest fixture (``yield from``): writes the scenes (:func:`write_scenes`
+    with ``scene_kwargs``), yields their dataset with object vectors
+    (:func:`embed_objects`), then deletes it."""
+    import uuid
+
+    import fiftyone as fo
+
+    made = []
+
+    def make(samples):
+        ds = fo.Dataset("%s-%s" % (prefix, uuid.uuid4().hex[:8]))
+        ds.add_samples(samples, progress=False)
+        made.append(ds)
+        return ds
+
+    try:
+        ds = detections_dataset(make, write_scenes(out_dir, n_scenes, **scene_kwargs))
+        embed_objects(ds)
+        yield ds
+    finally:
+        for d in made:
+            if fo.dataset_exists(d.name):
+                fo.delete_dataset(d.name)

@@ -14,36 +14,26 @@ import objects_data
 import winnow
 from winnow.plugin import inputs, runs
 from winnow.plugin.filtering import filter_dataset
+from winnow.plugin.label_issues import MIN_CLASS_SAMPLES
 from winnow.plugin.outliers import find_outliers
 from winnow.plugin.redundancy import find_redundant
 from winnow.plugin.representatives import find_representatives
+from winnow.plugin.vectors import class_quotas
 
 from conftest import unique_name
+from test_forms import PLUGIN, _errors, _form  # the forms tests' own helpers
 
 EMBED = "gt.detections.embedding"
 
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
-    """22 scenes (~65 objects: one near-copy pair, one photo crop) + 1 scene without
-    objects + 1 sample with no Detections at all, embedded once per module."""
-    scenes = objects_data.write_scenes(tmp_path_factory.mktemp("scenes"), 22, seed=3,
-                                       near_copy=True, off_domain=True, empty=1)
-    made = []
-
-    def make(samples):
-        ds = fo.Dataset(unique_name("winnow-test-objects"))
-        ds.add_samples(samples, progress=False)
-        made.append(ds)
-        return ds
-
-    ds = objects_data.detections_dataset(make, scenes)
-    ds.add_sample(fo.Sample(filepath=scenes[0]["filepath"]))  # gt is None
-    objects_data.embed_objects(ds)
-    yield ds
-    for d in made:
-        if fo.dataset_exists(d.name):
-            fo.delete_dataset(d.name)
+    """22 scenes (~65 objects: one near-copy pair, one photo crop), 1 scene without
+    objects and 1 sample with no Detections at all, embedded once per module."""
+    for ds in objects_data.embedded_dataset(tmp_path_factory.mktemp("scenes"), 22, seed=3,
+                                            near_copy=True, off_domain=True, empty=1):
+        ds.add_sample(fo.Sample(filepath=ds.first().filepath))  # gt is None
+        yield ds
 
 
 @pytest.fixture
@@ -173,7 +163,7 @@ def test_find_outliers_per_class_by_object_label(objects):
     ds, truth = objects
     res = find_outliers(ds, fraction=0.1, per_class=True, patches_field="gt", progress=False)
     classes = [truth[i]["class"] for i in truth]
-    quotas = winnow.plugin.vectors.class_quotas(np.array(classes), res.num_outliers)
+    quotas = class_quotas(np.array(classes), res.num_outliers)
     got = {}
     for i in res.outlier_ids:
         got[truth[i]["class"]] = got.get(truth[i]["class"], 0) + 1
@@ -243,8 +233,8 @@ def test_steps_on_compute_embeddings_objects_skip_zero_area_boxes(objects):
     sample = ds.match(F("gt.detections").length() > 0).first()
     sample.gt.detections.append(fo.Detection(label="Bag", bounding_box=[0.5, 0.5, 0, 0]))
     sample.save()
-    emb = winnow.compute_embeddings(ds, patches_field="gt", embeddings_field="emb",
-                                    num_workers=0, progress=False)
+    winnow.compute_embeddings(ds, patches_field="gt", embeddings_field="emb",
+                              num_workers=0, progress=False)
     assert ds.count("gt.detections.emb_error") == 1
     res = find_outliers(ds, count=3, embeddings_field="emb", patches_field="gt",
                         progress=False)
@@ -254,3 +244,90 @@ def test_steps_on_compute_embeddings_objects_skip_zero_area_boxes(objects):
                          progress=False)
     assert set(red.kept_of.items()) <= {(_kind(truth, "copy")[0], _kind(truth, "original")[0]),
                                         (_kind(truth, "original")[0], _kind(truth, "copy")[0])}
+
+
+# ---------------------------------------------------------------------- forms
+
+@pytest.mark.parametrize("name, params, prop, message", [
+    ("find_outliers", dict(score_field="label"), "score_field",
+     "Refusing to write the objects' attribute 'label'"),
+    ("find_outliers", dict(score_field="user_score"), "score_field", "not written by Winnow"),
+    ("find_outliers", dict(tag="mine"), "tag", "Tag 'mine' is in use"),
+    ("find_outliers", dict(embeddings_field="nope"), "embeddings_field",
+     "compute embeddings first"),
+    ("find_redundant", dict(tag="mine"), "tag", "Tag 'mine' is in use"),
+    ("filter_dataset", dict(score_field="user_score"), "outliers_percent",
+     "not written by Winnow"),
+    ("find_representatives", dict(cluster_field="bounding_box"), "cluster_field",
+     "Refusing to write the objects' attribute 'bounding_box'"),
+])
+def test_object_forms_flag_bad_values_with_the_engines_checks(objects, name, params, prop,
+                                                              message):
+    ds, truth = objects
+    ds.select_labels(ids=list(truth)[:1], fields="gt").tag_labels("mine", label_fields="gt")
+    ds.set_label_values("gt.detections.user_score", {list(truth)[0]: 1.0})
+    form = _form(ds, name, patches_field="gt")
+    assert "patches_field" in form and form["embeddings_field"].default == "embedding"
+    errors = _errors(ds, name, patches_field="gt", **params)
+    assert list(errors) == [prop], errors
+    assert message in errors[prop]
+    # The defaults are fine on the objects.
+    assert _errors(ds, name, patches_field="gt") == {}
+
+
+def test_object_operators_run_from_python(objects):
+    import fiftyone.operators as foo
+
+    ds, truth = objects
+    foo.get_operator(PLUGIN + "find_outliers")(ds, patches_field="gt",
+                                               count=3).raise_exceptions()
+    assert ds.count_label_tags() == {"outlier": 3} and not ds.count_sample_tags()
+    assert _kind(truth, "photo")[0] in ds.select_labels(tags="outlier").values(
+        "gt.detections.id", unwind=True)
+    foo.get_operator(PLUGIN + "find_representatives")(ds, patches_field="gt", k=4) \
+        .raise_exceptions()
+    assert ds.count("gt.detections.cluster") == len(truth)
+    assert len(ds.load_saved_view("winnow-gt-representatives")) == 4
+
+
+# ---------------------------------------------------------------------- curate
+
+
+def test_curate_on_objects(objects):
+    ds, truth = objects
+    with pytest.raises(ValueError, match="label_field may only be 'gt'"):
+        winnow.curate(ds, patches_field="gt", label_field="kind", image_issues=False)
+    with pytest.raises(ValueError, match="attribute of the objects"):
+        winnow.curate(ds, patches_field="gt", per_class="gt.label", image_issues=False)
+    assert not runs.list_runs(ds)
+    res = winnow.curate(ds, patches_field="gt", k=4, image_issues=False, progress=False)
+    n = len(truth)
+    assert res.num_samples == n and res.patches_field == "gt"
+    steps = [row[0] for row in res.rows]
+    assert steps == ["object embeddings", "outliers", "redundant", "kept", "representatives"]
+    assert res.rows[0][1] == "%d reused" % n
+    assert res.steps["filter"].views["kept"] == "winnow-gt-kept"
+    assert res.steps["representatives"].num_clusters == 4
+    assert "objects of 'gt'" in repr(res)
+    assert not ds.count_sample_tags()
+    assert {r["patches_field"] for r in runs.list_runs(ds)} == {"gt"}
+
+
+def test_curate_on_objects_with_their_labels(objects):
+    ds, truth = objects
+    res = winnow.curate(ds, patches_field="gt", label_field="gt", k=1, image_issues=False,
+                        progress=False)
+    assert [row[0] for row in res.rows][-2:] == ["representatives", "label issues"]
+    # One representative per object label.
+    reps = res.steps["representatives"]
+    assert sorted(truth[i]["class"] for i in reps.medoid_ids) == \
+        sorted({t["class"] for t in truth.values()})
+    assert res.steps["label_issues"].patches_field == "gt"
+    assert not ds.count_sample_tags()
+    # Objects of classes too rare to learn out of sample are not scored.
+    counts = {}
+    for t in truth.values():
+        counts[t["class"]] = counts.get(t["class"], 0) + 1
+    floor = MIN_CLASS_SAMPLES
+    assert ds.count("gt.detections.label_quality") == \
+        sum(c for c in counts.values() if c >= floor)
