@@ -6,7 +6,11 @@ import fiftyone.operators.types as types
 from ._common import (MODEL_CHOICES, call_operator, check_writable, engine_defaults,
                       engine_options, flag, form_values, operator_config, run_engine, summarize)
 
-METHODS = [("cam", "CAM (one forward pass)"), ("gradcam", "Grad-CAM (any model, any layer)")]
+# The engine's methods in its order; the gradient ones run without a backward pass at the
+# default layer of a pooling + linear head (benchmarks/cam.py: faithfulness and cost).
+METHODS = [("cam", "CAM"), ("gradcam", "Grad-CAM"), ("gradcam++", "Grad-CAM++"),
+           ("hirescam", "HiResCAM"), ("layercam", "LayerCAM"), ("xgradcam", "XGrad-CAM"),
+           ("eigencam", "Eigen-CAM (class-agnostic)")]
 BOX_MODES = [("largest", "Largest region"), ("all", "Every region")]
 
 
@@ -39,11 +43,12 @@ class ComputeCam(foo.Operator):
             models.add_choice(value, label=label)
         inputs.enum("model", models.values(), default=d["model"], required=True,
                     label="Model", view=models)
-        methods = types.RadioGroup(orientation="horizontal")
+        methods = types.DropdownView()
         for value, label in METHODS:
             methods.add_choice(value, label=label)
         inputs.enum("method", methods.values(), default=d["method"], label="Method",
-                    view=methods)
+                    description="Grad-CAM family: any model and conv layer; CAM needs global "
+                                "pooling + one linear layer", view=methods)
         inputs.str("layer", default=d["layer"], required=False, label="Layer",
                    description="A conv layer (winnow.list_layers(model)); empty means the "
                                "last conv maps (the input of the global pooling)")

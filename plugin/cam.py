@@ -1,8 +1,13 @@
 """Class activation maps: which pixels made the network say a class, and boxes from them.
 
 Array level (no dataset): :func:`class_activation_maps` (CAM, Zhou et al. 2016),
-:func:`grad_cam` (Selvaraju et al. 2017), :func:`normalize_maps`,
-:func:`combine_scales` and :func:`boxes_from_heatmap`. Dataset level:
+the gradient-weighted family :func:`grad_cam` (Selvaraju et al. 2017),
+:func:`grad_cam_plus_plus` (Chattopadhay et al. 2018), :func:`hires_cam`
+(Draelos & Carin 2020), :func:`layer_cam` (Jiang et al. 2021), :func:`xgrad_cam`
+(Fu et al. 2020), the class-agnostic :func:`eigen_cam` (Muhammad & Yeasin 2020),
+:func:`normalize_maps`, :func:`combine_scales` and :func:`boxes_from_heatmap`.
+Their formulas follow pytorch-grad-cam (MIT), the reference library the tests
+and ``benchmarks/cam.py`` compare against. Dataset level:
 :func:`compute_cam` writes an ``fo.Heatmap``, the predicted class
 (``fo.Classification``) and boxes (``fo.Detections``) per sample.
 
@@ -27,7 +32,10 @@ import fiftyone.core.utils as fou
 from . import images, inputs, models, runs
 
 STEP = "cam"
-METHODS = ("cam", "gradcam")
+METHODS = ("cam", "gradcam", "gradcam++", "hirescam", "layercam", "xgradcam", "eigencam")
+METHOD_NAMES = {"cam": "CAM", "gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++",
+                "hirescam": "HiResCAM", "layercam": "LayerCAM", "xgradcam": "XGrad-CAM",
+                "eigencam": "Eigen-CAM"}
 BOX_MODES = ("largest", "all")
 
 # Grad-CAM's authors box "the single largest segment" of the map above 15 % of its
@@ -76,13 +84,107 @@ def grad_cam(activations, gradients):
     Returns:
         a ``(B, h, w)`` float32 array (raw, unnormalized)
     """
+    acts, grads = _acts_grads(activations, gradients)
+    weights = grads.mean(dim=(2, 3), keepdim=True)
+    return F.relu((weights * acts).sum(dim=1)).numpy().astype(np.float32)
+
+
+def grad_cam_plus_plus(activations, gradients):
+    """Grad-CAM++: each channel weighted by its positive gradients, each scaled by
+    ``alpha = g² / (2 g² + ΣA g³)`` (Chattopadhay et al. 2018, Eq. 19, written in
+    first-order gradients as pytorch-grad-cam does), ReLU'd.
+
+    A channel whose activation is spread over a large area gets a smaller
+    weight than under Grad-CAM, so small and repeated objects keep their share.
+
+    Args:
+        activations: a ``(B, C, h, w)`` array or tensor
+        gradients: a ``(B, C, h, w)`` array or tensor (the target score's gradient)
+
+    Returns:
+        a ``(B, h, w)`` float32 array (raw, unnormalized)
+    """
+    acts, grads = _acts_grads(activations, gradients)
+    g2 = grads * grads
+    total = acts.sum(dim=(2, 3), keepdim=True)
+    alpha = g2 / (2 * g2 + total * g2 * grads + 1e-6)
+    alpha = torch.where(grads != 0, alpha, torch.zeros_like(alpha))
+    weights = (F.relu(grads) * alpha).sum(dim=(2, 3), keepdim=True)
+    return F.relu((weights * acts).sum(dim=1)).numpy().astype(np.float32)
+
+
+def hires_cam(activations, gradients):
+    """HiResCAM: activations times their own gradients, summed over channels, ReLU'd
+    (no spatial averaging of the gradients, so the map is the exact share of each
+    position in a gradient-linear score).
+
+    Args, Returns: as :func:`grad_cam_plus_plus`
+    """
+    acts, grads = _acts_grads(activations, gradients)
+    return F.relu((grads * acts).sum(dim=1)).numpy().astype(np.float32)
+
+
+def layer_cam(activations, gradients):
+    """LayerCAM: activations times their positive gradients, summed over channels.
+
+    Args, Returns: as :func:`grad_cam_plus_plus`
+    """
+    acts, grads = _acts_grads(activations, gradients)
+    return F.relu((F.relu(grads) * acts).sum(dim=1)).numpy().astype(np.float32)
+
+
+def xgrad_cam(activations, gradients):
+    """XGrad-CAM: channel weights ``Σ g A / Σ A`` (gradients averaged with the
+    activations as weights), ReLU'd.
+
+    Args, Returns: as :func:`grad_cam_plus_plus`
+    """
+    acts, grads = _acts_grads(activations, gradients)
+    weights = (grads * acts).sum(dim=(2, 3), keepdim=True) / (
+        acts.sum(dim=(2, 3), keepdim=True) + 1e-7)
+    return F.relu((weights * acts).sum(dim=1)).numpy().astype(np.float32)
+
+
+def eigen_cam(activations):
+    """Eigen-CAM: the activations projected on their first principal component
+    (positions as rows, channels as columns, centred), ReLU'd. Class-agnostic:
+    no gradients, the same map for every target.
+
+    The component's sign is arbitrary; it is turned so that its channel
+    loadings sum to a positive number (the map grows with the activations),
+    which pytorch-grad-cam leaves to the SVD.
+
+    Args:
+        activations: a ``(B, C, h, w)`` array or tensor
+
+    Returns:
+        a ``(B, h, w)`` float32 array (raw, unnormalized)
+    """
+    acts = torch.as_tensor(activations).float()
+    if acts.dim() != 4:
+        raise ValueError("activations must be (B, C, h, w); got %s" % (tuple(acts.shape),))
+    b, c, h, w = acts.shape
+    rows = acts.reshape(b, c, h * w).transpose(1, 2)
+    rows = rows - rows.mean(dim=1, keepdim=True)
+    _, _, vt = torch.linalg.svd(rows.double(), full_matrices=False)
+    top = vt[:, 0, :]
+    top = top * torch.where(top.sum(dim=1, keepdim=True) < 0, -1.0, 1.0).to(top)
+    proj = torch.einsum("bpc,bc->bp", rows.double(), top).reshape(b, h, w)
+    return F.relu(proj).numpy().astype(np.float32)
+
+
+# method name -> array function of (activations, gradients)
+GRADIENT_MAPS = {"gradcam": grad_cam, "gradcam++": grad_cam_plus_plus, "hirescam": hires_cam,
+                 "layercam": layer_cam, "xgradcam": xgrad_cam}
+
+
+def _acts_grads(activations, gradients):
     acts = torch.as_tensor(activations).float()
     grads = torch.as_tensor(gradients).float()
     if acts.dim() != 4 or acts.shape != grads.shape:
         raise ValueError("activations and gradients must both be (B, C, h, w); got %s and %s"
                          % (tuple(acts.shape), tuple(grads.shape)))
-    weights = grads.mean(dim=(2, 3), keepdim=True)
-    return F.relu((weights * acts).sum(dim=1)).numpy().astype(np.float32)
+    return acts, grads
 
 
 def normalize_maps(maps):
@@ -215,18 +317,37 @@ class _Capture:
 class CamModel:
     """A loaded model ready to produce raw maps and logits for a batch.
 
-    ``method="cam"``: the maps are the input of the global pooling (or the
-    output of ``layer``), read in the same forward pass as the logits; the
-    head is checked to be pooling + one linear layer on the first batch.
-    ``method="gradcam"``: the maps are the output of ``layer`` (default: the
-    input of the global pooling), weighted by the target logit's gradients.
+    The maps are the output of ``layer``, or by default the input of the global
+    pooling (the last conv maps), read in the same forward pass as the logits.
+
+    - ``method="cam"``: the classifier weights of the target over the maps;
+      the head is checked to be pooling + one linear layer on the first batch.
+    - the gradient-weighted methods (:data:`GRADIENT_MAPS`): the maps weighted
+      by the target logit's gradients. At the pooling input of a pooling +
+      linear head the gradient is known without a backward pass
+      (``d logit_k / d A[c, i, j] = W[k, c] / (h w)``), so these cost one
+      forward pass like CAM (``gradients="linear head"``, checked on the first
+      batch); any other head or layer runs one backward pass per batch
+      (``gradients="backward"``).
+    - ``method="eigencam"``: one forward pass, no target.
     """
 
     def __init__(self, loaded, method="cam", layer=None):
         self.loaded = loaded
         self.module = loaded.module
         self.method = method
-        self.fc_name = models.default_layer(self.module) if method == "cam" else None
+        self.fc_name = None
+        if method == "cam":
+            self.fc_name = models.default_layer(self.module)
+        elif method in GRADIENT_MAPS and layer is None:
+            try:
+                self.fc_name = models.default_layer(self.module)
+            except ValueError:  # no linear classifier: gradients by backward pass
+                pass
+        # "none" (no gradients used), "linear head" (exact, no backward pass) or
+        # "backward"; None until the first batch shows whether the head is linear.
+        self.gradients = ("none" if method in ("cam", "eigencam")
+                          else None if self.fc_name else "backward")
         if layer is None:
             pool = global_pooling_layer(self.module)
             if pool is None:
@@ -248,28 +369,54 @@ class CamModel:
         """
         hook = _Capture(self.module, self.layer, self.capture)
         try:
-            if self.method == "cam":
-                with torch.inference_mode():
-                    logits = self.module(x)
-                maps = self._maps(hook)
-                logits = logits.float()
-                self._check_linear_head(maps, logits)
-                targets = targets_fn(logits)
-                fc = dict(self.module.named_modules())[self.fc_name]
-                raw = class_activation_maps(maps.cpu(), fc.weight.detach().cpu(), targets)
-            else:
-                with torch.enable_grad():
-                    logits = self.module(x)
-                    maps = self._maps(hook)
-                    targets = targets_fn(logits.detach().float())
-                    idx = torch.as_tensor(targets, device=logits.device, dtype=torch.long)
-                    score = logits.gather(1, idx[:, None]).sum()
-                    grads, = torch.autograd.grad(score, maps)
-                raw = grad_cam(maps.detach().cpu(), grads.cpu())
-                logits = logits.detach().float()
+            if self.gradients != "backward":
+                out = self._forward_maps(x, targets_fn, hook)
+                if out is not None:
+                    return out
+            return self._backward_maps(x, targets_fn, hook)
         finally:
             hook.remove()
+
+    def _forward_maps(self, x, targets_fn, hook):
+        # One forward pass; None when the first batch shows the head is not linear.
+        with torch.inference_mode():
+            logits = self.module(x)
+        maps = self._maps(hook)
+        logits = logits.float()
+        if self.method == "eigencam":
+            return eigen_cam(maps.cpu()), logits.cpu(), targets_fn(logits)
+        if self.method == "cam":
+            if not self._checked and not self._linear_head_ok(maps, logits):
+                raise ValueError(
+                    "Classic CAM needs global average pooling followed by one linear layer; "
+                    "%s's head is different at layer %r. Use method='gradcam'"
+                    % (type(self.module).__name__, self.layer))
+            self._checked = True
+        elif self.gradients is None:
+            self.gradients = "linear head" if self._linear_head_ok(maps, logits) else "backward"
+            if self.gradients == "backward":
+                return None
+        targets = targets_fn(logits)
+        weight = dict(self.module.named_modules())[self.fc_name].weight.detach().float()
+        if self.method == "cam":
+            raw = class_activation_maps(maps.cpu(), weight.cpu(), targets)
+        else:
+            idx = torch.as_tensor(targets, device=weight.device, dtype=torch.long)
+            h, w = maps.shape[2:]
+            grads = (weight[idx] / (h * w))[:, :, None, None].expand(maps.shape)
+            raw = GRADIENT_MAPS[self.method](maps.cpu(), grads.cpu())
         return raw, logits.cpu(), targets
+
+    def _backward_maps(self, x, targets_fn, hook):
+        with torch.enable_grad():
+            logits = self.module(x)
+            maps = self._maps(hook)
+            targets = targets_fn(logits.detach().float())
+            idx = torch.as_tensor(targets, device=logits.device, dtype=torch.long)
+            score = logits.gather(1, idx[:, None]).sum()
+            grads, = torch.autograd.grad(score, maps)
+        raw = GRADIENT_MAPS[self.method](maps.detach().cpu(), grads.cpu())
+        return raw, logits.detach().float().cpu(), targets
 
     def _maps(self, hook):
         maps = hook.value
@@ -280,24 +427,16 @@ class CamModel:
                              % (self.layer, tuple(getattr(maps, "shape", ()))))
         return maps
 
-    def _check_linear_head(self, maps, logits):
-        # CAM is exact only when logits = mean(maps) @ W.T + b; check it once.
-        if self._checked:
-            return
+    def _linear_head_ok(self, maps, logits):
+        # CAM, and gradients without a backward pass, are exact only when
+        # logits = mean(maps) @ W.T + b.
         fc = dict(self.module.named_modules())[self.fc_name]
         pooled = maps.float().mean(dim=(2, 3))
         if pooled.shape[1] != fc.in_features or logits.shape[1] != fc.out_features:
-            ok = False
-        else:
-            expected = F.linear(pooled, fc.weight.float(), None if fc.bias is None
-                                else fc.bias.float())
-            ok = torch.allclose(expected, logits, atol=1e-3 * (1 + float(logits.abs().max())))
-        if not ok:
-            raise ValueError(
-                "Classic CAM needs global average pooling followed by one linear layer; "
-                "%s's head is different at layer %r. Use method='gradcam'"
-                % (type(self.module).__name__, self.layer))
-        self._checked = True
+            return False
+        expected = F.linear(pooled, fc.weight.float(), None if fc.bias is None
+                            else fc.bias.float())
+        return torch.allclose(expected, logits, atol=1e-3 * (1 + float(logits.abs().max())))
 
 
 class SquashResize:
@@ -348,7 +487,7 @@ class CamResults(images.ImageResults):
 
     def summary(self):
         return ("%s heatmaps %r: %d/%d samples (model %s, layer %s, scales %s) in %.1f s"
-                % ("CAM" if self.method == "cam" else "Grad-CAM", self.heatmap_field,
+                % (METHOD_NAMES.get(self.method, self.method), self.heatmap_field,
                    self.num_mapped, self.num_samples, self.model, self.layer,
                    list(self.scales), self.seconds))
 
@@ -388,8 +527,15 @@ def compute_cam(
         model ("efficientnet-lite0"): a model name, ``torch.nn.Module`` or
             :class:`winnow.plugin.models.LoadedModel`
         method ("cam"): ``"cam"`` (classic CAM: one forward pass, no gradients;
-            needs global average pooling + one linear layer) or ``"gradcam"``
-            (any model; one backward pass)
+            needs global average pooling + one linear layer); the
+            gradient-weighted ``"gradcam"``, ``"gradcam++"``, ``"hirescam"``,
+            ``"layercam"``, ``"xgradcam"`` (any model and conv layer; at the
+            default layer of a pooling + linear head their gradients are exact
+            without a backward pass, so they cost one forward pass like CAM,
+            else one backward pass per batch); or ``"eigencam"`` (the first
+            principal component of the maps: one forward pass, the same map
+            whatever the target). See ``benchmarks/cam.py`` for their
+            faithfulness (ROAD) side by side
         layer (None): the conv layer whose output gives the maps; None means
             the input of the global pooling (the last conv maps)
         target ("predicted"): which class to explain: ``"predicted"``, a class
@@ -484,6 +630,7 @@ def compute_cam(
     num_mapped = len(ids) - len(errors)
     params = dict(model=loaded.name, weights=loaded.weights, method=method,
                   layer=cam_model.layer, layer_capture=cam_model.capture,
+                  gradients=cam_model.gradients,
                   target=target if isinstance(target, (str, int)) else str(target),
                   heatmap_field=heatmap_field, prediction_field=prediction_field,
                   boxes_field=boxes_field, threshold=threshold, box_mode=box_mode,

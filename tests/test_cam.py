@@ -247,6 +247,157 @@ def test_cam_and_gradcam_agree_where_they_peak(photos):
         assert inside(peak_pixel(b, size), region)
 
 
+GRADIENT_METHODS = ("gradcam++", "hirescam", "layercam", "xgradcam")
+NEW_METHODS = GRADIENT_METHODS + ("eigencam",)
+
+
+@pytest.fixture(scope="module")
+def pool_model():
+    """The default model with an nn.Identity in front of its global pooling, so
+    pytorch-grad-cam can hook the very maps Winnow reads by default."""
+    import copy
+
+    from torch import nn
+
+    from winnow.plugin import models
+
+    loaded = models.load_model(models.DEFAULT_MODEL)
+    module = copy.deepcopy(loaded.module).eval()
+    module._avg_pooling = nn.Sequential(nn.Identity(), module._avg_pooling)
+    return models.LoadedModel(loaded.name, module, loaded.transforms, loaded.classes,
+                              loaded.weights)
+
+
+def _winnow_inputs(paths, loaded):
+    # The tensors compute_cam feeds the model: whole image squashed to 224, normalized.
+    import torch
+    from PIL import Image
+
+    batch = torch.stack([wcam.SquashResize(224)(Image.open(p)) for p in paths])
+    mean, std = wcam._mean_std(loaded.transforms)
+    return wcam._normalize(batch, 224, mean, std)
+
+
+@pytest.mark.parametrize("layer", [None, "_blocks.15"])
+def test_methods_match_pytorch_grad_cam(pool_model, photos, layer):
+    # Each method against the reference library on the same layer, inputs and targets:
+    # at the pooling input Winnow's gradients come without a backward pass
+    # ("linear head"), at an inner block by one ("backward"); both must match.
+    import pytorch_grad_cam as pgc
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    paths = [photos["chelsea"], photos["coffee"], photos["astronaut"],
+             os.path.join(os.path.dirname(__file__), "..", "data", "demo", "fashion",
+                          "fmnist_00000.png")]
+    x = _winnow_inputs(paths, pool_model)
+    module = pool_model.module
+    target_layer = module._avg_pooling[0] if layer is None else dict(
+        module.named_modules())[layer]
+    reference = {"gradcam++": pgc.GradCAMPlusPlus, "hirescam": pgc.HiResCAM,
+                 "layercam": pgc.LayerCAM, "xgradcam": pgc.XGradCAM, "eigencam": pgc.EigenCAM}
+    for method, cls in reference.items():
+        cam_model = wcam.CamModel(pool_model, method=method, layer=layer)
+        raw, logits, targets = cam_model(x, lambda lg: lg.argmax(dim=1).numpy())
+        ours = wcam.combine_scales([wcam.normalize_maps(raw)], (224, 224))
+        with cls(model=module, target_layers=[target_layer]) as ref_cam:
+            ref = ref_cam(input_tensor=x,
+                          targets=[ClassifierOutputTarget(int(k)) for k in targets])
+        expected = ("none" if method == "eigencam" else
+                    "linear head" if layer is None else "backward")
+        assert cam_model.gradients == expected, method
+        if method == "eigencam" and layer is not None:
+            # Signed maps: the component's sign is the SVD's in pytorch-grad-cam and
+            # Winnow's rule (loadings sum > 0) here; compare with either sign.
+            ref = np.stack([_eigen_reference(module, target_layer, x, sign) for sign in (1, -1)],
+                           axis=1)
+            for a, both in zip(ours, ref):
+                r = max(np.corrcoef(a.ravel(), b.ravel())[0, 1] for b in both)
+                assert r > 0.999, method
+            continue
+        for a, b in zip(ours, ref):
+            assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.999, method
+
+
+def _eigen_reference(module, layer, x, sign):
+    # pytorch-grad-cam's projection of the layer's activations, with the given sign.
+    import torch
+    from pytorch_grad_cam.utils.image import scale_cam_image
+    from pytorch_grad_cam.utils.svd_on_activations import get_2d_projection
+
+    seen = []
+    handle = layer.register_forward_hook(lambda m, i, o: seen.append(o.detach()))
+    try:
+        with torch.no_grad():
+            module(x)
+    finally:
+        handle.remove()
+    proj = get_2d_projection(seen[-1].float().numpy())
+    return scale_cam_image(np.maximum(sign * proj, 0), (224, 224))
+
+
+def test_gradient_methods_differ_where_their_formulas_do():
+    rng = np.random.default_rng(1)
+    acts = rng.random((2, 6, 5, 4)).astype(np.float32)
+    grads = rng.normal(size=(2, 6, 5, 4)).astype(np.float32)
+    # Spatially constant gradients (a pooled linear score): HiResCAM = XGrad-CAM = Grad-CAM.
+    flat = np.ascontiguousarray(np.broadcast_to(grads[:, :, :1, :1], acts.shape))
+    np.testing.assert_allclose(wcam.hires_cam(acts, flat), wcam.grad_cam(acts, flat),
+                               rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(wcam.xgrad_cam(acts, flat), wcam.grad_cam(acts, flat),
+                               rtol=1e-4, atol=1e-6)
+    # LayerCAM and Grad-CAM++ ignore channels whose gradients are all negative.
+    neg = grads.copy()
+    neg[:, 0] = -np.abs(neg[:, 0])
+    for fn in (wcam.layer_cam, wcam.grad_cam_plus_plus):
+        loud = acts.copy()
+        loud[:, 0] *= 100
+        np.testing.assert_allclose(fn(loud, neg), fn(acts, neg), rtol=1e-4, atol=1e-6)
+        assert not np.allclose(wcam.grad_cam(loud, neg), wcam.grad_cam(acts, neg))
+    # Eigen-CAM's sign follows the activations: a blob of activation is the hot spot.
+    blob = np.zeros((1, 8, 6, 6), dtype=np.float32)
+    blob[0, :, 1:3, 3:5] = rng.random((8, 1, 1)) + 1
+    blob += 0.01 * rng.random(blob.shape).astype(np.float32)
+    eig = wcam.eigen_cam(blob)[0]
+    assert np.unravel_index(eig.argmax(), eig.shape)[0] in (1, 2) and eig[5, 0] == 0
+    with pytest.raises(ValueError, match="B, C, h, w"):
+        wcam.layer_cam(acts, grads[:, :3])
+
+
+@pytest.mark.parametrize("method", NEW_METHODS)
+def test_new_methods_peak_inside_the_object(pool_model, photos, method):
+    maps, logits, targets, errors = wcam.cam_images(
+        [photos["chelsea"], photos["coffee"]], model=pool_model, method=method, num_workers=0)
+    assert not errors
+    cat, cup = maps
+    assert cat.max() == pytest.approx(1.0) and cup.max() == pytest.approx(1.0)
+    assert inside(peak_pixel(cat, CHELSEA_SIZE), CAT_FACE), method
+    assert inside(peak_pixel(cup, COFFEE_SIZE), CUP), method
+    assert region_mean(cup, CUP, COFFEE_SIZE) > 2 * mean_outside(cup, CUP_AND_SAUCER,
+                                                                 COFFEE_SIZE), method
+
+
+def test_gradient_methods_without_a_linear_head_use_a_backward_pass(make_dataset, photos):
+    # MobileNetV3's head is not pooling + one linear layer: classic CAM refuses it
+    # (above), the gradient methods fall back to a backward pass, recorded.
+    import torch
+    import torchvision
+
+    torch.manual_seed(0)
+    net = torchvision.models.mobilenet_v3_small(weights=None, num_classes=4).eval()
+    ds = make_dataset([fo.Sample(filepath=photos["coffee"]), fo.Sample(filepath=photos["rocket"])])
+    res = winnow.compute_cam(ds, model=net, method="gradcam++", heatmap_field="pp",
+                             prediction_field=None, boxes_field=None, progress=False,
+                             num_workers=0)
+    assert res.num_mapped == 2 and "Grad-CAM++" in res.summary()
+    run = winnow.get_run(ds, res.run_key)
+    assert run["params"]["method"] == "gradcam++"
+    assert run["params"]["gradients"] == "backward"
+    assert all(h.map.shape == (64, 64) and h.map.max() <= 1 for h in ds.values("pp"))
+    res = winnow.compute_cam(ds, method="layercam", heatmap_field="lc", prediction_field=None,
+                             boxes_field=None, progress=False, num_workers=0)
+    assert winnow.get_run(ds, res.run_key)["params"]["gradients"] == "linear head"
+
+
 def test_target_class_name_and_label_field(make_dataset, photos):
     ds = make_dataset([
         fo.Sample(filepath=photos["coffee"], gt=fo.Classification(label="espresso")),
@@ -299,7 +450,8 @@ def test_validation_writes_nothing(make_dataset, photos):
 
     net = torchvision.models.mobilenet_v3_small(weights=None, num_classes=4)
     with pytest.raises(ValueError, match="gradcam"):
-        winnow.compute_cam(ds, model=net, heatmap_field="h", progress=False, num_workers=0)
+        winnow.compute_cam(ds, model=net, method="cam", heatmap_field="h", progress=False,
+                           num_workers=0)
     ds.add_sample(fo.Sample(filepath=photos["coffee"] + ".missing.jpg"))
     with pytest.raises(RuntimeError, match="file not found"):
         winnow.compute_cam(ds, heatmap_field="h", skip_failures=False, progress=False,
@@ -403,6 +555,7 @@ def test_operators_forms_progress_and_delegation(make_dataset, photos):
     assert {"model", "method", "layer", "target", "heatmap_field", "threshold", "box_mode",
             "scales", "map_dir", "view_target"} <= set(form)
     assert "gt" in [c.value for c in form["target"].view.choices]
+    assert [c.value for c in form["method"].view.choices] == list(wcam.METHODS)
     messages = list(op.execute(ctx))
     progress = [m.body.params["progress"] for m in messages
                 if m.body.operator_uri.endswith("set_progress")]
