@@ -5,7 +5,8 @@ import fiftyone.operators.types as types
 
 from ._common import (MODEL_CHOICES, NONE, call_operator, check_writable, engine_defaults,
                       engine_options, flag, form_values, none_choice, operator_config,
-                      patches_fields, run_engine, summarize)
+                      run_engine, summarize)
+from ._filter_form import add_objects_choice
 
 VISUALIZATIONS = [NONE, "pca", "umap", "tsne"]
 
@@ -63,15 +64,10 @@ class ComputeEmbeddings(foo.Operator):
             models.add_choice(value, label=label)
         inputs.enum("model", models.values(), default=d["model"], required=True,
                     label="Model", view=models)
-        objects = types.DropdownView()
-        objects.add_choice(NONE, label="Samples (whole images)")
-        for name in patches_fields(ctx.dataset):
-            objects.add_choice(name, label="Objects of %s" % name)
-        inputs.enum("patches_field", objects.values(), default=NONE, label="Embed",
-                    description="Whole images, or each object (box) of a Detections or "
-                                "Polylines field, cropped with a margin of context",
-                    view=objects)
-        on_objects = none_choice(ctx.params.get("patches_field")) is not None
+        # The steps' one "Run on: Samples / Objects of <field>" choice (shown when the
+        # dataset has a Detections/Polylines field).
+        _, patches = add_objects_choice(ctx, inputs)
+        on_objects = patches is not None
         inputs.str("layer", default=d["layer"], required=False, label="Layer",
                    description="A submodule name (winnow.list_layers(model)); empty means "
                                "the pooled features before the classifier")
