@@ -30,6 +30,11 @@ class EmbeddingsResults(images.ImageResults):
         image_issues: the :class:`winnow.plugin.image_issues.ImageIssuesResults` of
             the fused pass (``image_issues=True``), else None
         seconds: wall time
+        patches_field: the objects field of object embeddings, else None; then
+            ``embeddings_field``/``error_field`` are the objects' attribute paths,
+            ``num_embedded``/``num_failed``/``failures`` count objects (box
+            reasons by kind), ``num_objects`` the objects in the view and
+            ``num_images_failed`` the unreadable images
     """
 
     ATTRIBUTES = ("embeddings_field", "error_field", "dim", "num_samples", "num_embedded",
