@@ -618,6 +618,43 @@ def declare_field(samples, field, ftype, *, embedded_doc_type=None):
         dataset.add_sample_field(field, ftype)
 
 
+def set_object_values(samples, patches, attribute, values, *, batch_size=LOAD_BATCH):
+    """Writes ``{label id: value}`` to the attribute ``attribute`` of those objects of
+    ``patches`` (a :class:`PatchesField`) in ``samples``; other objects keep theirs.
+
+    Each sample's whole list is written once, in batches of samples: FiftyOne's
+    ``set_label_values`` places each object in its list (60 000 objects on the
+    2-core machine: 28-33 s; this: 6-9 s; 20 000: 3.5-4.4 s vs 1.7-2.1 s).
+    Declare the attribute first (:func:`declare_field`).
+    """
+    if not values:
+        return
+    path = patches.path(attribute)
+    sample_ids, object_ids = samples.values(["id", patches.path("id")])
+    sample_ids = [s for s, objects in zip(sample_ids, object_ids)
+                  if objects and any(o in values for o in objects)]
+    dataset = samples._root_dataset  # whole lists: objects a view hides keep their value
+    for start in range(0, len(sample_ids), batch_size):
+        view = dataset.select(sample_ids[start:start + batch_size])
+        ids, objects, current = view.values(["id", patches.path("id"), path])
+        view.set_values(path, {
+            i: [values[o] if o in values else c for o, c in zip(objs, cur or [None] * len(objs))]
+            for i, objs, cur in zip(ids, objects, current)}, key_field="id")
+
+
+def clear_object_values(samples, patches, attribute):
+    """Removes the attribute ``attribute`` from every object of ``patches`` in the
+    dataset, in one database update (the attribute stays declared)."""
+    import datetime
+
+    dataset = samples._root_dataset
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    dataset._sample_collection.update_many(
+        {"%s.%s" % (patches.list_path, attribute): {"$exists": True}},
+        {"$unset": {"%s.$[].%s" % (patches.list_path, attribute): ""},
+         "$set": {"last_modified_at": now}})
+
+
 def tag_objects(samples, patches, label_ids, tag):
     """Adds the label tag ``tag`` to the objects ``label_ids`` of ``patches`` (a
     :class:`PatchesField`), in one update."""
