@@ -576,8 +576,8 @@ def _set_values(samples, pf, field, values):
     attribute ``field`` of the objects (keyed by object id)."""
     if pf is None:
         samples.set_values(field, values, key_field="id")
-    elif values:
-        samples.set_label_values(pf.path(field), values)
+    else:
+        inputs.set_object_values(samples, pf, field, values)
 
 
 def _issues_view(samples, pf, tag, quality_field):
@@ -672,7 +672,8 @@ def find_label_issues(samples, *, label_field=DEFAULT_LABEL_FIELD, embeddings_fi
                       save_view=True, seed=0, overwrite=False, progress=None):
     """Finds likely wrong labels with out-of-sample probabilities and cleanlab.
 
-    A bagged MLP on the embeddings predicts every labeled sample out of sample
+    By default a cross-fitted mixture of bagged MLPs and logistic regressions on
+    the embeddings (:mod:`classifiers`) predicts every labeled sample out of sample
     (see :func:`fit_out_of_sample`); cleanlab's confident learning flags the
     samples whose label disagrees with a confident prediction. Unlabeled samples
     are never scored nor flagged (see :func:`predict_labels`), nor are samples
@@ -843,8 +844,8 @@ def find_label_issues(samples, *, label_field=DEFAULT_LABEL_FIELD, embeddings_fi
 
 
 def predict_labels(samples, *, label_field=DEFAULT_LABEL_FIELD, embeddings_field="embedding",
-                   patches_field=None, prediction_field="predicted_label", threshold=0.4, only_missing=True,
-                   classifier="auto", n_estimators=10, max_samples=0.75,
+                   patches_field=None, prediction_field="predicted_label", threshold=0.4,
+                   only_missing=True, classifier="auto", n_estimators=10, max_samples=0.75,
                    min_class_samples=MIN_CLASS_SAMPLES, seed=0, overwrite=False,
                    progress=None):
     """Labels the unlabeled samples with the bagged model trained on the labeled ones.

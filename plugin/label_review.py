@@ -180,9 +180,7 @@ def _read_objects(samples, pf, *attributes):
 
 def _set_objects(samples, pf, attribute, rows):
     """Writes ``[(sample id, object id, value)]`` to the objects' ``attribute``."""
-    if rows:
-        samples.set_label_values(pf.path(attribute), [
-            dict(sample_id=sid, label_id=oid, value=value) for sid, oid, value in rows])
+    inputs.set_object_values(samples, pf, attribute, {oid: value for _, oid, value in rows})
 
 
 def check_object_suggestions(samples, pf, suggestion_field):
