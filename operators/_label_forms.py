@@ -89,7 +89,7 @@ def objects_chooser(inputs, ctx, description):
     dropdown.add_choice(NONE, label="Samples (their label field)")
     for name in patches_fields(ctx.dataset):
         dropdown.add_choice(name, label="Objects of %s (each object's label)" % name)
-    prop = inputs.enum("patches_field", dropdown.values(), default=NONE, required=True,
+    prop = inputs.enum("patches_field", dropdown.values(), default=NONE, required=False,
                        label="Run on", description=description, view=dropdown)
     return prop, none_choice(ctx.params.get("patches_field"))
 

@@ -342,3 +342,26 @@ def test_forms_on_objects_run_the_engine_and_accept_from_the_patches_view(ds):
     assert ds.count_label_tags()["suggestion_accepted"] == issues
     accept(ds, action="undo", patches_field=FIELD).raise_exceptions()
     assert "suggestion_accepted" not in ds.count_label_tags()
+
+
+def test_sample_level_python_calls_still_pass_the_forms_validation(ds):
+    """The objects choice is optional: a call without it (patches_field=None) runs on
+    samples as before."""
+    import fiftyone.operators as foo
+
+    vectors = ds.values(_path("embedding"))
+    ds.set_values("emb", [np.mean(v, axis=0).tolist() for v in vectors])
+    first = ds.values(_path("label"))
+    ds.set_values("cls", [fo.Classification(label=labels[0]) for labels in first])
+    for name in ("find_label_issues", "predict_labels"):
+        foo.get_operator(PLUGIN + name)(ds, label_field="cls", embeddings_field="emb",
+                                        classifier="bagging-mlp",
+                                        n_estimators=2).raise_exceptions()
+    assert ds.count("label_quality") > 0 and _path("label_quality") not in \
+        ds.get_field_schema(flat=True)
+    accept = foo.get_operator(PLUGIN + "accept_suggestions")
+    result = accept(ds.limit(3), label_field="cls")
+    result.raise_exceptions()
+    assert result.result["count"] == 3
+    accept(ds, action="undo", label_field="cls").raise_exceptions()
+    assert ds.values("cls.label") == [labels[0] for labels in first]
