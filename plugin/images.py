@@ -39,7 +39,8 @@ def read_image(path, *, draft_size=None):
     Args:
         path: the image's path
         draft_size (None): a ``(w, h)`` hint that lets JPEG decoding downscale
-            in the decoder (much faster for large photos)
+            in the decoder (much faster for large photos), or a function of the
+            file's full ``(w, h)`` returning one (or None: no hint)
 
     Returns:
         the image; ``info[ORIGINAL_SIZE]`` holds its full ``(w, h)`` (see
@@ -54,6 +55,8 @@ def read_image(path, *, draft_size=None):
         raise ValueError("empty file (0 bytes)")
     with Image.open(path) as img:
         size = img.size
+        if callable(draft_size):
+            draft_size = draft_size(size)
         if draft_size is not None:
             img.draft("RGB", draft_size)
         img.load()
@@ -87,7 +90,8 @@ class ImageFiles(torch.utils.data.Dataset):
     Items are ``(i, tensor, None)`` on success and ``(i, None, reason)`` on
     failure. With ``per_image`` (a list as long as ``filepaths``), the
     transform is called as ``transforms(img, per_image[i])`` (e.g. the boxes to
-    crop from that image).
+    crop from that image), and one with a ``draft_for(item, size)`` method
+    chooses each image's decoding size hint from its item (see :class:`CropObjects`).
     """
 
     def __init__(self, filepaths, transforms, draft_size=None, per_image=None):
@@ -101,7 +105,11 @@ class ImageFiles(torch.utils.data.Dataset):
 
     def __getitem__(self, i):
         try:
-            img = read_image(self.filepaths[i], draft_size=self.draft_size)
+            draft_size = self.draft_size
+            if self.per_image is not None and hasattr(self.transforms, "draft_for"):
+                item = self.per_image[i]
+                draft_size = lambda size: self.transforms.draft_for(item, size)  # noqa: E731
+            img = read_image(self.filepaths[i], draft_size=draft_size)
             if self.per_image is not None:
                 return i, self.transforms(img, self.per_image[i]), None
             return i, self.transforms(img), None
@@ -289,7 +297,8 @@ def run_model(filepaths, loaded, *, forward=None, batch_size=32, num_workers=Non
 MIN_BOX_SIZE = 4
 
 
-def crop_regions(boxes, width, height, *, context=0.1, min_box_size=MIN_BOX_SIZE):
+def crop_regions(boxes, width, height, *, context=0.1, min_box_size=MIN_BOX_SIZE,
+                 full_size=None):
     """The pixel regions to crop for an image's objects, and why some can't be.
 
     A box is clipped to the image, then grown by ``context`` times its
@@ -301,7 +310,10 @@ def crop_regions(boxes, width, height, *, context=0.1, min_box_size=MIN_BOX_SIZE
             None (or ``[]``) for an object without one
         width, height: the decoded image's size in pixels
         context (0.1): the margin added on each side, a fraction of the box size
-        min_box_size (4): the smallest visible box side, in pixels, to crop
+        min_box_size (4): the smallest visible box side, in pixels of the full
+            image, to crop
+        full_size (None): the full ``(w, h)`` of an image decoded smaller (draft
+            decoding), for ``min_box_size``; None: ``(width, height)``
 
     Returns:
         a tuple ``(regions, reasons)``: ``regions`` a ``(K, 4)`` float64 array
@@ -329,7 +341,8 @@ def crop_regions(boxes, width, height, *, context=0.1, min_box_size=MIN_BOX_SIZE
         if x1 <= x0 or y1 <= y0:
             reasons[k] = "box outside the image: [%g, %g, %g, %g]" % (x, y, w, h)
             continue
-        pw, ph = (x1 - x0) * width, (y1 - y0) * height
+        full_w, full_h = full_size or (width, height)
+        pw, ph = (x1 - x0) * full_w, (y1 - y0) * full_h
         if min(pw, ph) < min_box_size:
             reasons[k] = ("tiny box: %.1f x %.1f px in the image, below min_box_size=%g px"
                           % (pw, ph, min_box_size))
@@ -374,7 +387,8 @@ class CropObjects:
     """The worker transform of object embeddings: ``(img, boxes) -> ObjectCrops``.
 
     Every box is cropped from the one decode of its image (see
-    :func:`crop_regions`) and squashed to the model's input: with a
+    :func:`crop_regions`; a JPEG is decoded only as large as its smallest box
+    needs, :meth:`draft_for`) and squashed to the model's input: with a
     :class:`ImagePreprocess <winnow.plugin.models.ImagePreprocess>` the region
     is resized straight to ``size x size`` uint8 with its interpolation
     (antialiased, sub-pixel region, no intermediate copy); other transforms get
@@ -386,9 +400,33 @@ class CropObjects:
         self.context = context
         self.min_box_size = min_box_size
 
+    def draft_for(self, boxes, size):
+        """The decoding size hint for an image of full ``size`` with these boxes: as
+        small as JPEG draft decoding may go while every box keeps at least the
+        model's input size on its shorter side (None: full size, or a transform
+        of unknown input size)."""
+        if not isinstance(self.transforms, models.ImagePreprocess):
+            return None
+        # The short and long sides bound a box's pixels whichever way EXIF turns it.
+        short, long = min(size), max(size)
+        need = 0.0
+        for box in boxes:
+            try:
+                x, y, w, h = (float(v) for v in box)
+            except (TypeError, ValueError):
+                continue
+            side = min(min(x + w, 1.0) - max(x, 0.0), min(y + h, 1.0) - max(y, 0.0))
+            # NaN, empty and tiny boxes (refused, see crop_regions) need no pixels.
+            if side > 0 and side * long >= self.min_box_size:
+                need = max(need, min(1.0, self.transforms.size / (side * short)))
+        if need == 0.0 or need >= 1.0:
+            return None
+        return (int(np.ceil(size[0] * need)), int(np.ceil(size[1] * need)))
+
     def __call__(self, img, boxes):
         regions, reasons = crop_regions(boxes, img.width, img.height, context=self.context,
-                                        min_box_size=self.min_box_size)
+                                        min_box_size=self.min_box_size,
+                                        full_size=original_size(img))
         positions = [k for k in range(len(boxes)) if k not in reasons]
         crops = [self._squash(img, regions[k]) for k in positions]
         return ObjectCrops(torch.stack(crops) if crops else None, positions, reasons)

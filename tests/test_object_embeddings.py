@@ -390,3 +390,44 @@ def test_operator_embeds_the_objects_from_python(ds):
     objects = _objects(ds)
     assert all(len(o["embedding"]) == 1280 for o in objects.values())
     assert "embedding" not in ds.get_field_schema()
+
+
+def test_large_jpeg_is_decoded_only_as_large_as_its_boxes_need(make_dataset, photos, tmp_path):
+    from winnow.plugin import models
+
+    # A 1804 x 1200 JPEG: chelsea upscaled 4x.
+    path = str(tmp_path / "big.jpg")
+    Image.open(photos["chelsea"]).resize((1804, 1200), Image.BICUBIC).save(path, quality=95)
+    boxes = [[0.1, 0.1, 0.5, 0.6], [0.55, 0.2, 0.4, 0.7]]
+    crop = images.CropObjects(models.imagenet_transforms(), context=0.1)
+    # The smaller box is 0.4 x 1200 = 480 px on its short side: 224 px need 0.47 of it.
+    assert crop.draft_for(boxes, (1804, 1200)) == (842, 560)
+    assert crop.draft_for(boxes + [[0.5, 0.5, 0.01, 0.01]], (1804, 1200)) is None  # 12 px
+    # Boxes that get no vector need no pixels: none, zero-area, 2 px.
+    assert crop.draft_for([None, [0, 0, 0, 0], [0.1, 0.1, 0.5, 0.001]], (1804, 1200)) is None
+    assert crop.draft_for(boxes + [[0.1, 0.1, 0.5, 0.001]], (1804, 1200)) == (842, 560)
+    decoded = images.read_image(path, draft_size=lambda size: crop.draft_for(boxes, size))
+    assert decoded.size == (902, 600) and images.original_size(decoded) == (1804, 1200)
+
+    # The decoding workers' dataset asks the crop transform for that hint.
+    class DecodedSize(images.CropObjects):
+        def __call__(self, img, boxes):
+            return img.size
+
+    assert images.ImageFiles([path], DecodedSize(models.imagenet_transforms()),
+                             per_image=[boxes])[0] == (0, (902, 600), None)
+
+    ds = make_dataset([fo.Sample(filepath=path, **{FIELD: fo.Detections(detections=[
+        fo.Detection(label="a", bounding_box=boxes[0]),
+        fo.Detection(label="b", bounding_box=boxes[1]),
+        # 3 px in the full image (1.5 px decoded): the floor counts full-size pixels
+        fo.Detection(label="tiny", bounding_box=[0.3, 0.3, 0.2, 3 / 1200])])})])
+    winnow.compute_embeddings(ds, patches_field=FIELD, num_workers=1, progress=False)
+    dets = ds.first()[FIELD].detections
+    assert dets[2]["embedding_error"] == ("tiny box: 360.8 x 3.0 px in the image, below "
+                                          "min_box_size=4 px")
+    # The vectors from the half-size decode are those of the full-size image's regions.
+    full = Image.open(path).convert("RGB")
+    expected = embeddings.embed_arrays(np.stack([np.asarray(full.resize(
+        (224, 224), Image.BILINEAR, box=_region(b, 0.1, *full.size))) for b in boxes]))
+    assert min(_cosine(d["embedding"], e) for d, e in zip(dets[:2], expected)) > 0.98
