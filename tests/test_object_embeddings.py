@@ -431,3 +431,17 @@ def test_large_jpeg_is_decoded_only_as_large_as_its_boxes_need(make_dataset, pho
     expected = embeddings.embed_arrays(np.stack([np.asarray(full.resize(
         (224, 224), Image.BILINEAR, box=_region(b, 0.1, *full.size))) for b in boxes]))
     assert min(_cosine(d["embedding"], e) for d, e in zip(dets[:2], expected)) > 0.98
+
+
+def test_a_view_of_some_objects_embeds_only_those(ds):
+    from fiftyone import ViewField as F
+
+    first = ds.first()[FIELD].detections[0]
+    view = ds.filter_labels(FIELD, F("label") == first.label)
+    chosen = set(view.values(FIELD + ".detections.id", unwind=True))
+    res = winnow.compute_embeddings(view, patches_field=FIELD, num_workers=0, progress=False)
+
+    assert res.num_objects == len(chosen) == res.num_embedded
+    for oid, obj in _objects(ds).items():
+        has = obj.has_field("embedding") and obj["embedding"] is not None
+        assert has == (oid in chosen), oid
