@@ -4,7 +4,7 @@ samples or objects)."""
 import fiftyone as fo
 import fiftyone.operators.types as types
 
-from ._common import NONE, flag, none_choice, patches_fields, vector_fields
+from ._common import flag, vector_fields
 
 CLASSIFIER_CHOICES = [
     ("auto", "Auto: bagged MLPs and logistic regressions, mixed out of sample"),
@@ -68,30 +68,13 @@ def check_label_and_vectors(samples, options, props):
         flag(props["embeddings_field"], inputs.check_vector_field,
              samples.get_field_schema(), options["embeddings_field"])
         return None
-    # Run from a patches view of the field (e.g. the saved view of flagged objects).
-    samples = label_issues.samples_of_patches(samples, options["patches_field"])
-    if not flag(props["patches_field"], inputs.patches_field, samples,
-                options["patches_field"]):
+    if props["patches_field"] is None:  # no objects field to offer: the engine says why
         return None
-    pf = inputs.patches_field(samples, options["patches_field"])
-    flag(props["embeddings_field"], inputs.check_vector_field,
-         samples.get_field_schema(flat=True), pf.path(options["embeddings_field"]))
-    return pf
+    from ._filter_form import check_objects
 
-
-def objects_chooser(inputs, ctx, description):
-    """The optional "samples or objects of field ..." choice (``patches_field``).
-
-    Returns:
-        ``(prop, name)``: the form property and the chosen field (None: samples)
-    """
-    dropdown = types.DropdownView()
-    dropdown.add_choice(NONE, label="Samples (their label field)")
-    for name in patches_fields(ctx.dataset):
-        dropdown.add_choice(name, label="Objects of %s (each object's label)" % name)
-    prop = inputs.enum("patches_field", dropdown.values(), default=NONE, required=False,
-                       label="Run on", description=description, view=dropdown)
-    return prop, none_choice(ctx.params.get("patches_field"))
+    # Run from a patches view of the field (e.g. the saved view of flagged objects).
+    return check_objects(label_issues.samples_of_patches(samples, options["patches_field"]),
+                         options, props)
 
 
 def object_vector_fields(samples, patches_field):
@@ -108,31 +91,29 @@ def object_vector_fields(samples, patches_field):
                   and isinstance(field, inputs.VECTOR_FIELDS))
 
 
-def label_inputs(inputs, ctx, defaults, label_description, objects_description):
-    """The objects choice, the label field (samples only) and the embeddings chooser.
+def label_inputs(inputs, ctx, defaults, label_description):
+    """The objects choice (the steps' one, shown when the dataset has objects), the
+    label field (samples only: objects are learned by their own labels) and the
+    embeddings chooser.
 
     Returns:
         ``(props, patches_field)``: ``{option: property}`` for the engine's checks
         (:func:`check_label_and_vectors`) and the chosen objects field or None
     """
-    samples = ctx.target_view() if ctx.dataset is not None else None
-    objects, patches = objects_chooser(inputs, ctx, objects_description)
+    from ._filter_form import add_object_embeddings_choice, add_objects_choice
+
+    objects, patches = add_objects_choice(ctx, inputs)
     props = dict(patches_field=objects)
     if patches is None:
         props["label_field"] = field_chooser(
             inputs, "label_field", label_fields(ctx.dataset), defaults["label_field"],
             "Label field", label_description)
-        vectors = vector_fields(ctx.dataset)
+        props["embeddings_field"] = field_chooser(
+            inputs, "embeddings_field", vector_fields(ctx.dataset),
+            defaults["embeddings_field"], "Embeddings field")
     else:
-        try:
-            vectors = object_vector_fields(samples, patches)
-        except ValueError:  # flagged on the objects choice by check_label_and_vectors
-            vectors = []
-    props["embeddings_field"] = field_chooser(
-        inputs, "embeddings_field", vectors, defaults["embeddings_field"],
-        "Embeddings attribute" if patches else "Embeddings field",
-        "The vectors on each object (compute embeddings for its objects first)"
-        if patches else None)
+        props["embeddings_field"] = add_object_embeddings_choice(
+            ctx, inputs, defaults["embeddings_field"], patches)
     return props, patches
 
 
@@ -141,7 +122,9 @@ def label_options(options):
     and with objects the sample label field (not shown) is left at its default."""
     from winnow.plugin import label_issues
 
-    options["patches_field"] = none_choice(options.get("patches_field"))
+    from ._filter_form import objects
+
+    objects(options)
     if options["patches_field"] is not None:
         options["label_field"] = label_issues.DEFAULT_LABEL_FIELD
     return options

@@ -5,7 +5,8 @@ import fiftyone.operators.types as types
 
 from ._common import (call_operator, engine_defaults, engine_options, flag, form_values,
                       operator_config)
-from ._label_forms import field_chooser, label_fields, label_options, objects_chooser
+from ._filter_form import add_objects_choice
+from ._label_forms import field_chooser, label_fields, label_options
 
 
 def _engine(action):
@@ -35,9 +36,7 @@ class AcceptSuggestions(foo.Operator):
                     label="Action", view=action)
         accept = ctx.params.get("action", "accept") == "accept"
         d = engine_defaults(_engine(ctx.params.get("action")))
-        objects_prop, objects = objects_chooser(
-            inputs, ctx, "Samples' label field, or the label of each object of a "
-            "Detections/Polylines field (in the view, e.g. selected patches)")
+        objects_prop, objects = add_objects_choice(ctx, inputs)
         fields = label_fields(ctx.dataset)
         if accept and objects:
             suggestion = inputs.str(

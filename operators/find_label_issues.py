@@ -38,9 +38,7 @@ class FindLabelIssues(foo.Operator):
         samples = ctx.target_view()
         props, objects = label_inputs(
             inputs, ctx, d, "A Classification (single-label) or Classifications "
-            "(multi-label) field; it is never changed",
-            "Samples' labels, or each object's label in a Detections/Polylines field "
-            "(results on the objects)")
+            "(multi-label) field; it is never changed")
         model_inputs(inputs, d)
         dropdown = types.DropdownView()
         for value, label in FILTER_CHOICES:

@@ -28,9 +28,7 @@ class PredictLabels(foo.Operator):
         samples = ctx.target_view()
         props, objects = label_inputs(
             inputs, ctx, d, "The labels to learn from; unlabeled samples are "
-            "predicted. The field itself is never changed",
-            "Samples, or the objects of a Detections/Polylines field: objects without a "
-            "label are predicted from the labeled ones")
+            "predicted. The field itself is never changed")
         prediction = inputs.str("prediction_field", default=d["prediction_field"],
                                 required=True,
                                 label="Prediction attribute" if objects else "Prediction field")
