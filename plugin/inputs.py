@@ -622,29 +622,66 @@ def set_object_values(samples, patches, attribute, values, *, batch_size=LOAD_BA
     """Writes ``{label id: value}`` to the attribute ``attribute`` of those objects of
     ``patches`` (a :class:`PatchesField`) in ``samples``; other objects keep theirs.
 
-    Each sample's whole list is written once, in batches of samples: FiftyOne's
-    ``set_label_values`` places each object in its list (60 000 objects on the
-    2-core machine: 28-33 s; this: 6-9 s; 20 000: 3.5-4.4 s vs 1.7-2.1 s).
-    Declare the attribute first (:func:`declare_field`).
+    One database update per sample, sent in bulk, sets each object's value by its
+    position in the stored list (and matches only while that position still holds
+    that object). FiftyOne's ``set_label_values`` updates one object at a time and
+    ``set_values`` rewrites whole lists: on 20 000 objects (2-core machine, under
+    load) ~13 s and ~11-14 s, this 0.3-1.4 s. Values are numbers, strings, None or
+    lists of them (numpy scalars and arrays are converted); declare the attribute
+    first (:func:`declare_field`).
+
+    Raises:
+        ValueError: the objects changed while being written (run again)
     """
+    import datetime
+
+    from pymongo import UpdateOne
+
     if not values:
         return
-    path = patches.path(attribute)
-    sample_ids, object_ids = samples.values(["id", patches.path("id")])
-    sample_ids = [s for s, objects in zip(sample_ids, object_ids)
-                  if objects and any(o in values for o in objects)]
-    dataset = samples._root_dataset  # whole lists: objects a view hides keep their value
+    dataset = samples._root_dataset
+    # Positions in the stored lists (a view's filtered lists would shift them).
+    sample_ids = samples.values("_id")
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    ops = []
     for start in range(0, len(sample_ids), batch_size):
-        view = dataset.select(sample_ids[start:start + batch_size])
-        ids, objects, current = view.values(["id", patches.path("id"), path])
-        view.set_values(path, {
-            i: [values[o] if o in values else c for o, c in zip(objs, cur or [None] * len(objs))]
-            for i, objs, cur in zip(ids, objects, current)}, key_field="id")
+        ids, objects = dataset.select(sample_ids[start:start + batch_size]).values(
+            ["_id", patches.path("_id")])
+        for sid, oids in zip(ids, objects):
+            match, update = {"_id": sid}, {}
+            for j, oid in enumerate(oids or []):
+                key = str(oid)
+                if key in values:
+                    match["%s.%d._id" % (patches.list_path, j)] = oid
+                    update["%s.%d.%s" % (patches.list_path, j, attribute)] = \
+                        _plain(values[key])
+            if update:
+                update["last_modified_at"] = now
+                ops.append(UpdateOne(match, {"$set": update}))
+    found = 0
+    for start in range(0, len(ops), batch_size):
+        found += dataset._sample_collection.bulk_write(
+            ops[start:start + batch_size], ordered=False).matched_count
+    if found != len(ops):
+        raise ValueError("The objects of %r changed while results were written; run again"
+                         % patches.name)
+
+
+def _plain(value):
+    # What the database stores: numpy scalars and arrays as Python numbers and lists.
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
 
 
 def clear_object_values(samples, patches, attribute):
     """Removes the attribute ``attribute`` from every object of ``patches`` in the
-    dataset, in one database update (the attribute stays declared)."""
+    dataset, in one database update (the attribute stays declared; FiftyOne's
+    ``clear_sample_field`` took ~17 s per 20 000 objects, this 0.1 s)."""
     import datetime
 
     dataset = samples._root_dataset

@@ -260,7 +260,11 @@ class Step:
         previous result, never mixing two populations)."""
         dataset = self.samples._root_dataset
         path = self.path(role)
-        if path in dataset.get_field_schema(flat=self.patches is not None):
+        if self.patches is not None:
+            # One update (FiftyOne's clear_sample_field takes ~17 s per 20 000 objects).
+            inputs.clear_object_values(self.samples, self.patches,
+                                       path[len(self.patches.list_path) + 1:])
+        elif path in dataset.get_field_schema():
             dataset.clear_sample_field(path)
 
     def set_values(self, role, ftype, values):
@@ -270,8 +274,9 @@ class Step:
         inputs.declare_field(self.samples, path, ftype)
         if self.patches is None:
             self.samples.set_values(path, values, key_field="id")
-        elif values:
-            self.samples.set_label_values(path, values)
+        else:
+            inputs.set_object_values(self.samples, self.patches,
+                                     path[len(self.patches.list_path) + 1:], values)
 
     def untag(self, tag):
         """Takes ``tag`` back from every sample (or every object of the field)."""
