@@ -365,3 +365,35 @@ def test_sample_level_python_calls_still_pass_the_forms_validation(ds):
     assert result.result["count"] == 3
     accept(ds, action="undo", label_field="cls").raise_exceptions()
     assert ds.values("cls.label") == [labels[0] for labels in first]
+
+
+def test_polylines_objects_work_the_same(ds):
+    """A Polylines field: the same attributes, tags and saved patches view."""
+    import fiftyone.core.fields as fof
+
+    flipped = _flip(ds)
+    dets = ds.values(FIELD)
+    polys = []
+    for d in dets:
+        lines = []
+        for det in d.detections:
+            line = det.to_polyline()
+            line["embedding"] = det["embedding"]
+            lines.append(line)
+        polys.append(fo.Polylines(polylines=lines))
+    ds.set_values("poly", polys)
+    ds.add_sample_field("poly.polylines.embedding", fof.VectorField)
+
+    results = winnow.find_label_issues(ds, patches_field="poly", tag="poly_issue",
+                                       classifier="bagging-mlp", progress=False)
+    assert results.patches_field == "poly" and results.num_scored == ds.count("poly.polylines")
+    quality = dict(zip(*ds.values(["poly.polylines.id", "poly.polylines.label_quality"],
+                                  unwind=True)))
+    worst = sorted(quality, key=quality.get)[:20]
+    # The polylines made from the flipped detections rank worst.
+    flipped_lines = {p.id for d, pl in zip(dets, polys) for det, p in
+                     zip(d.detections, pl.polylines) if det.id in flipped}
+    assert len(flipped_lines & set(worst)) >= len(flipped) - 1
+    view = ds.load_saved_view(results.saved_view)
+    assert isinstance(view, fop.PatchesView) and len(view) == results.num_issues
+    assert ds.count_label_tags() == {"poly_issue": results.num_issues}
