@@ -633,13 +633,25 @@ def set_object_values(samples, patches, attribute, values, *, batch_size=LOAD_BA
     Raises:
         ValueError: the objects changed while being written (run again)
     """
+    _update_objects(samples, patches, values,
+                    lambda at, key: {"$set": {at + attribute: _plain(values[key])}},
+                    batch_size=batch_size)
+
+
+def _update_objects(samples, patches, label_ids, update, *, batch_size=LOAD_BATCH):
+    """One bulk update per sample of ``samples`` holding objects ``label_ids``:
+    ``update(at, label_id)`` gives the object's ``{operator: {path: value}}``, its
+    paths under ``at`` (``"gt.detections.3."``: the object's position in the stored
+    list, matched in the same update)."""
     import datetime
 
     from pymongo import UpdateOne
 
-    if not values:
+    if not label_ids:
         return
     dataset = samples._root_dataset
+    if getattr(samples, "_is_patches", False) or getattr(samples, "_is_frames", False):
+        samples = dataset  # its rows are not samples: look the objects up in the dataset
     # Positions in the stored lists (a view's filtered lists would shift them).
     sample_ids = samples.values("_id")
     now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
@@ -648,16 +660,17 @@ def set_object_values(samples, patches, attribute, values, *, batch_size=LOAD_BA
         ids, objects = dataset.select(sample_ids[start:start + batch_size]).values(
             ["_id", patches.path("_id")])
         for sid, oids in zip(ids, objects):
-            match, update = {"_id": sid}, {}
+            match, changes = {"_id": sid}, {}
             for j, oid in enumerate(oids or []):
                 key = str(oid)
-                if key in values:
-                    match["%s.%d._id" % (patches.list_path, j)] = oid
-                    update["%s.%d.%s" % (patches.list_path, j, attribute)] = \
-                        _plain(values[key])
-            if update:
-                update["last_modified_at"] = now
-                ops.append(UpdateOne(match, {"$set": update}))
+                if key in label_ids:
+                    at = "%s.%d." % (patches.list_path, j)
+                    match[at + "_id"] = oid
+                    for operator, paths in update(at, key).items():
+                        changes.setdefault(operator, {}).update(paths)
+            if changes:
+                changes.setdefault("$set", {})["last_modified_at"] = now
+                ops.append(UpdateOne(match, changes))
     found = 0
     for start in range(0, len(ops), batch_size):
         found += dataset._sample_collection.bulk_write(
@@ -694,10 +707,10 @@ def clear_object_values(samples, patches, attribute):
 
 def tag_objects(samples, patches, label_ids, tag):
     """Adds the label tag ``tag`` to the objects ``label_ids`` of ``patches`` (a
-    :class:`PatchesField`), in one update."""
-    if label_ids:
-        samples._root_dataset.select_labels(ids=list(label_ids), fields=patches.name) \
-            .tag_labels(tag, label_fields=patches.name)
+    :class:`PatchesField`), in one bulk update (FiftyOne's ``tag_labels`` on
+    ``select_labels`` updated each object on its own)."""
+    _update_objects(samples, patches, set(label_ids),
+                    lambda at, key: {"$addToSet": {at + "tags": tag}})
 
 
 def objects_view(samples, patches, tag):
