@@ -331,3 +331,31 @@ def test_curate_on_objects_with_their_labels(objects):
     floor = MIN_CLASS_SAMPLES
     assert ds.count("gt.detections.label_quality") == \
         sum(c for c in counts.values() if c >= floor)
+
+
+def test_polylines_run_through_their_boxes(objects):
+    """A Polylines field's objects are rows too (here: each box as a polygon carrying
+    the box's vector); results land on the polylines."""
+    ds, truth = objects
+    ds.add_sample_field("poly", fo.EmbeddedDocumentField, embedded_doc_type=fo.Polylines)
+    ds.add_sample_field("poly.polylines.embedding", fof.VectorField)
+    for sample in ds.iter_samples(autosave=True):
+        if sample.gt is not None:
+            sample["poly"] = fo.Polylines(polylines=[
+                fo.Polyline.from_rotated_box(*_box_center(d.bounding_box), 0.0,
+                                             label=d.label, embedding=d.embedding,
+                                             kind=d.kind)
+                for d in sample.gt.detections])
+    res = find_outliers(ds, count=3, patches_field="poly", progress=False)
+    ids, kinds, scores = ds.values(["poly.polylines.id", "poly.polylines.kind",
+                                    "poly.polylines.outlier_score"], unwind=True)
+    assert res.num_samples == len(truth) and set(res.outlier_ids) <= set(ids)
+    assert kinds[int(np.argmax(scores))] == "photo"
+    assert ds.count_label_tags() == {"outlier": 3}
+    assert len(ds.load_saved_view(res.saved_view)) == 3
+    assert not ds.count("gt.detections.outlier_score")
+
+
+def _box_center(box):
+    x, y, w, h = box
+    return x + w / 2, y + h / 2, w, h
