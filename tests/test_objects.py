@@ -359,3 +359,26 @@ def test_polylines_run_through_their_boxes(objects):
 def _box_center(box):
     x, y, w, h = box
     return x + w / 2, y + h / 2, w, h
+
+
+@pytest.mark.parametrize("step", ["outliers", "redundant", "representatives"])
+def test_cancel_mid_write_leaves_nothing_on_the_objects(objects, monkeypatch, step):
+    """A cancel after the scores are written, while the objects are tagged, takes the
+    run back: no attribute (values or schema), no label tag, no view, no record."""
+    ds, truth = objects
+    before = sorted(ds.get_field_schema(flat=True))
+
+    def cancel(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(inputs, "tag_objects", cancel)
+    call = dict(outliers=lambda: find_outliers(ds, count=3, patches_field="gt"),
+                redundant=lambda: find_redundant(ds, count=1, patches_field="gt"),
+                representatives=lambda: find_representatives(ds, k=3, patches_field="gt"))
+    with pytest.raises(KeyboardInterrupt):
+        call[step]()
+    assert sorted(ds.get_field_schema(flat=True)) == before
+    for attr in ("outlier_score", "redundant_of", "redundancy_distance", "cluster"):
+        assert not ds.count("gt.detections." + attr)
+    assert not ds.count_label_tags() and not ds.list_saved_views()
+    assert not runs.list_runs(ds)
