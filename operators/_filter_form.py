@@ -182,6 +182,7 @@ def check_objects(samples, options, props):
 
     if options.get("patches_field") is None:
         return None
+    samples = inputs.samples_of_patches(samples, options["patches_field"])
     if not flag(props["patches_field"], inputs.patches_field, samples,
                 options["patches_field"]):
         return None

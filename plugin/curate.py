@@ -88,6 +88,7 @@ def curate(samples, *, label_field=None, embeddings_field="embedding",
 
     started = time.time()
     inputs.check_collection(samples)
+    samples = inputs.samples_of_patches(samples, patches_field)
     n = len(samples)
     if n == 0:
         raise ValueError("The view is empty: there is nothing to curate")

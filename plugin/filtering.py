@@ -150,6 +150,8 @@ def filter_dataset(samples, *, outliers=0.05, redundant=0.05, per_class=None,
     n_components = _components(n_components)
     inputs.check_choice(method, _redundancy.METHODS, "method")
     inputs.check_collection(samples)
+    # A patches view (e.g. a saved view of flagged objects) runs on its objects.
+    samples = inputs.samples_of_patches(samples, patches_field)
     pf = inputs.resolve_patches(samples, patches_field)
     prefix = "%s-%s" % (view_prefix, pf.name) if pf else view_prefix
     names = saved_view_names(prefix)

@@ -435,6 +435,21 @@ def patches_field(samples, name, *, param="patches_field"):
                      % (param, name, what))
 
 
+def samples_of_patches(samples, patches_field):
+    """``samples`` as a view of samples that shows exactly its objects: a patches
+    view of ``patches_field`` (a name or :class:`PatchesField`; ``to_patches``, e.g.
+    a saved view of flagged objects or the App's grid of objects) becomes its
+    dataset's samples with only those objects; any other collection is returned
+    as it is."""
+    import fiftyone.core.patches as fop
+
+    name = getattr(patches_field, "name", patches_field)
+    if isinstance(samples, fop.PatchesView) and samples.patches_field == name:
+        ids = samples.values(name + ".id")
+        return samples._root_dataset.select_labels(ids=ids, fields=name)
+    return samples
+
+
 def resolve_patches(samples, value, *, param="patches_field"):
     """``value`` as a :class:`PatchesField`: a field name (resolved by
     :func:`patches_field`) or an already resolved one; None stays None."""

@@ -414,6 +414,8 @@ def find_outliers(samples, *, fraction=0.05, embeddings_field="embedding",
     vectors.check_reduction(n_components, reduce)
     inputs.check_choice(method, METHODS, "method")
     inputs.check_collection(samples)
+    # A patches view (e.g. a saved view of flagged objects) runs on its objects.
+    samples = inputs.samples_of_patches(samples, patches_field)
     pf = inputs.resolve_patches(samples, patches_field)
     view_name = runs.objects_view_name(pf, tag) if pf else None
     step = runs.Step(samples, STEP, fields=dict(score=score_field), tags=[tag],

@@ -654,6 +654,8 @@ def find_representatives(samples, *, k=10, embeddings_field="embedding",
     if len(set(fields)) != 3:
         raise ValueError("cluster_field, distance_field and rank_field must differ; got %r"
                          % (fields,))
+    # A patches view (e.g. a saved view of flagged objects) runs on its objects.
+    samples = inputs.samples_of_patches(samples, patches_field)
     pf = inputs.resolve_patches(samples, patches_field)
     view_name = saved_view_name(cluster_field, pf.name if pf else None)
     step = runs.Step(samples, STEP, fields=dict(cluster=cluster_field, distance=distance_field,

@@ -382,3 +382,29 @@ def test_cancel_mid_write_leaves_nothing_on_the_objects(objects, monkeypatch, st
         assert not ds.count("gt.detections." + attr)
     assert not ds.count_label_tags() and not ds.list_saved_views()
     assert not runs.list_runs(ds)
+
+
+def test_a_patches_view_runs_on_its_objects(objects):
+    """From a patches view (the App's grid of objects, a saved view of flagged ones) a
+    step runs on exactly the objects it shows."""
+    ds, truth = objects
+    patches = ds.filter_labels("gt", F("label").is_in(["Bag", "Sneaker", "Sandal"])) \
+        .to_patches("gt")
+    shown = set(patches.values("gt.id"))
+    res = find_outliers(patches, count=2, patches_field="gt", progress=False)
+    assert res.num_samples == len(shown) and set(res.outlier_ids) <= shown
+    scored = dict(zip(*ds.values(["gt.detections.id", "gt.detections.outlier_score"],
+                                 unwind=True)))
+    assert {i for i, v in scored.items() if v is not None} == shown
+    # The operator's form takes the patches view too (its target view).
+    import fiftyone.operators as foo
+    from fiftyone.operators.executor import ExecutionContext, Executor
+
+    uri = PLUGIN + "find_redundant"
+    ctx = ExecutionContext(request_params=dict(
+        dataset_name=ds.name, view=patches._serialize(),
+        params=dict(patches_field="gt", tag="near")), executor=Executor(), operator_uri=uri)
+    assert ctx.target_view()._is_patches
+    form = foo.get_operator(uri).resolve_input(ctx).type.properties
+    assert not [p.error_message for p in form.values() if p.invalid]
+    assert form["embeddings_field"].default == "embedding"
