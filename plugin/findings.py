@@ -16,6 +16,7 @@ import fiftyone.core.fields as fof
 import fiftyone.core.labels as fol
 from fiftyone import ViewField as F
 
+from . import inputs
 from . import runs as winnow_runs
 
 OPERATOR_PREFIX = "@winnow/curation/"
@@ -67,8 +68,44 @@ ACTIONS = [
 ]
 
 
+# Steps that run on the objects of a Detections/Polylines field (``patches_field=``).
+OBJECT_STEPS = ("outliers", "redundancy", "filter", "representatives", "label_issues")
+
+
 def _runs(samples, runs):
     return winnow_runs.list_runs(samples) if runs is None else runs
+
+
+def scope_runs(runs, patches_field=None):
+    """The runs on samples (``patches_field=None``) or on the objects of ``patches_field``."""
+    return [r for r in runs if r.get("patches_field") == patches_field]
+
+
+def object_fields(samples, runs=None):
+    """The objects fields that runs of :data:`STEPS` were made on and that still exist,
+    in the order first run (what the panel's samples / objects switch offers)."""
+    out = []
+    for run in step_runs(_runs(samples, runs)):
+        name = run.get("patches_field")
+        if name and name not in out and samples.get_field(name) is not None:
+            out.append(name)
+    return out
+
+
+def _object_tags(run):
+    """The label tags a run wrote on the objects of its ``patches_field``."""
+    return [t for t, fields in (run.get("label_tags") or {}).items()
+            if run["patches_field"] in fields]
+
+
+def _attribute(pf, path):
+    """``gt.detections.outlier_score`` -> ``outlier_score`` (an object's attribute)."""
+    prefix = pf.list_path + "."
+    return path[len(prefix):] if path and path.startswith(prefix) else None
+
+
+def _objects_with_tags(samples, pf, tags):
+    return samples.filter_labels(pf.name, F("tags").contains(list(tags)), only_matches=False)
 
 
 def step_runs(runs):
@@ -100,12 +137,16 @@ def run_score(samples, run):
     return dict(field=score["field"], descending=bool(score.get("descending")))
 
 
-def summarize(samples, runs=None):
+def summarize(samples, runs=None, patches_field=None):
     """One finding per Winnow run of a step in :data:`STEPS`; one per step never run.
 
     Args:
         samples: a dataset or view
         runs (None): ``winnow.list_runs(samples)`` if already loaded
+        patches_field (None): a Detections/Polylines field: the runs made on its
+            objects (steps of :data:`OBJECT_STEPS`), counted in objects: ``total``
+            is its number of objects, ``tags`` a run's label tags and ``count`` the
+            objects with any of them (``count_label_tags``); else the runs on samples
 
     Returns:
         a dict ``{"total": N, "findings": [...]}``; each finding has ``id`` (the
@@ -115,26 +156,39 @@ def summarize(samples, runs=None):
         :func:`run_score`), ``saved_views`` (``[{"name", "count"}]``), ``per_tag``
         (the step's tags are kinds, e.g. image issues) and ``kinds``: for such a
         step, each tag found ``[{"tag", "count", "view"}]`` (``view``: the run's
-        saved view of that tag, or None), else ``[]``
+        saved view of that tag, or None), else ``[]``; and ``objects``: the
+        objects field (``patches_field``) or None. The dict has ``objects`` too
     """
-    runs = step_runs(_runs(samples, runs))
-    total = len(samples)
-    tag_counts = samples.count_values("tags") if total else {}
+    runs = scope_runs(step_runs(_runs(samples, runs)), patches_field)
+    pf = None
+    if patches_field is not None:
+        pf = inputs.patches_field(samples, patches_field)
+        total = samples.count(pf.list_path) if len(samples) else 0
+        tag_counts = samples.count_label_tags(pf.name) if total else {}
+    else:
+        total = len(samples)
+        tag_counts = samples.count_values("tags") if total else {}
     dataset = samples._root_dataset
     labels = _labels(runs)
     out = []
     for method, step in STEPS.items():
+        if pf is not None and method not in OBJECT_STEPS:
+            continue
         step_found = [r for r in runs if r["method"] == method]
         if not step_found:
             out.append(dict(id=method, method=method, label=step["label"], computed=False,
                             operator=OPERATOR_PREFIX + step["operator"], run_key=None,
                             tags=[], count=0, fraction=0.0, score=None, saved_views=[],
-                            per_tag=bool(step.get("per_tag")), kinds=[]))
+                            per_tag=bool(step.get("per_tag")), kinds=[],
+                            objects=patches_field))
             continue
         for run in step_found:
-            tags = list(run.get("tags") or [])
+            tags = _object_tags(run) if pf else list(run.get("tags") or [])
             if len(tags) == 1:
                 count = int(tag_counts.get(tags[0], 0))
+            elif pf:  # an object with several of the run's label tags counts once
+                count = (_objects_with_tags(samples, pf, tags).count(pf.list_path)
+                         if tags and total else 0)
             else:  # a sample with several of the run's tags counts once
                 count = len(samples.match_tags(tags)) if tags and total else 0
             views = []
@@ -155,8 +209,9 @@ def summarize(samples, runs=None):
                             run_key=run["key"], tags=tags, count=count,
                             fraction=(count / total) if total else 0.0,
                             score=run_score(samples, run), saved_views=views,
-                            per_tag=bool(step.get("per_tag")), kinds=kinds))
-    return dict(total=total, findings=out)
+                            per_tag=bool(step.get("per_tag")), kinds=kinds,
+                            objects=patches_field))
+    return dict(total=total, findings=out, objects=patches_field)
 
 
 def _labels(runs):
@@ -180,8 +235,11 @@ def _labels(runs):
 
 def run_view(samples, run):
     """What a Winnow run found: its tagged samples, most striking first by its score;
-    else the samples it wrote a value to."""
+    else the samples it wrote a value to. For a run on objects, a patches view of
+    the objects it tagged (else those it wrote a value to), ordered the same way."""
     score = run_score(samples, run)
+    if run.get("patches_field"):
+        return _objects_run_view(samples, run, score)
     if run.get("tags"):
         view = samples.match_tags(run["tags"])
     else:
@@ -194,6 +252,49 @@ def run_view(samples, run):
     return view
 
 
+def _objects_run_view(samples, run, score):
+    pf = inputs.patches_field(samples, run["patches_field"])
+    tags = _object_tags(run)
+    if tags:
+        view = samples.filter_labels(pf.name, F("tags").contains(tags))
+    else:
+        attrs = [a for a in (_attribute(pf, f) for f in run.get("fields", [])) if a]
+        if not attrs:
+            return samples.limit(0)
+        view = samples.filter_labels(pf.name, F(attrs[0]).exists())
+    patches = view.to_patches(pf.name)
+    attr = score and _attribute(pf, score["field"])
+    if attr:  # in a patches view each object is the field itself: <field>.<attribute>
+        patches = patches.sort_by("%s.%s" % (pf.name, attr), reverse=score["descending"])
+    return patches
+
+
+def object_field_of(samples, path):
+    """The Detections/Polylines field whose objects' attribute ``path`` is (e.g.
+    ``gt.detections.outlier_score`` -> ``("gt", "outlier_score")``), else None."""
+    name = path.split(".", 1)[0] if path else None
+    if not name or "." not in path:
+        return None
+    try:
+        pf = inputs.patches_field(samples, name)
+    except ValueError:
+        return None
+    attr = _attribute(pf, path)
+    return (pf.name, attr) if attr else None
+
+
+def histogram_view(samples, field, lo, hi, last):
+    """The samples (or, for an objects' attribute, a patches view of the objects)
+    whose ``field`` lies in the histogram bar ``[lo, hi)`` (``[lo, hi]`` for the last)."""
+    found = object_field_of(samples, field)
+    name = found[1] if found else field
+    upper = F(name) <= float(hi) if last else F(name) < float(hi)
+    match = (F(name) >= float(lo)) & upper
+    if found:
+        return samples.filter_labels(found[0], match).to_patches(found[0])
+    return samples.match(match)
+
+
 def histograms(samples, runs=None, bins=25):
     """Histograms of the runs' score fields (each field once), in one aggregation pass:
     each run's ``score`` and the score fields its step names (``histograms`` in
@@ -201,16 +302,19 @@ def histograms(samples, runs=None, bins=25):
     run's ``roles``.
 
     Returns:
-        a list of dicts ``{field, label, counts, edges}``, in pipeline order
+        a list of dicts ``{field, label, counts, edges, objects}``, in pipeline
+        order (``objects``: the objects field of an object attribute's scores, else None)
     """
     import fiftyone.core.aggregations as foa
 
-    wanted = {}
+    wanted, objects = {}, {}
     for run in step_runs(_runs(samples, runs)):
         step = STEPS[run["method"]]
         score = run_score(samples, run)
         if score and score["field"] not in wanted:
             wanted[score["field"]] = "%s (%s)" % (step["score_label"], score["field"])
+            if run.get("patches_field"):
+                objects[score["field"]] = run["patches_field"]
         for role, label in step.get("histograms", ()):
             field = run_field(samples, run, role)
             if _is_numeric(samples, field) and field not in wanted:
@@ -220,7 +324,7 @@ def histograms(samples, runs=None, bins=25):
     results = samples.aggregate([foa.HistogramValues(f, bins=bins) for f in wanted])
     out = []
     for (field, label), (counts, edges, _other) in zip(wanted.items(), results):
-        out.append(dict(field=field, label=label,
+        out.append(dict(field=field, label=label, objects=objects.get(field),
                         counts=[int(c) for c in counts], edges=[float(e) for e in edges]))
     return out
 
@@ -232,7 +336,7 @@ def _is_numeric(samples, field):
 def label_field(samples, runs=None):
     """The classification field of the newest run that names one, else ``ground_truth``
     or the first classification field present."""
-    for run in reversed(_runs(samples, runs)):
+    for run in reversed(scope_runs(_runs(samples, runs))):
         name = run["params"].get("label_field")
         if name and samples.get_field(name) is not None:
             return name
@@ -244,45 +348,61 @@ def label_field(samples, runs=None):
 
 def embeddings_field(samples, runs=None):
     """The embeddings field of the latest Winnow embeddings run, else ``embedding`` if present."""
-    for run in reversed(_runs(samples, runs)):
+    for run in reversed(scope_runs(_runs(samples, runs))):
         name = run["params"].get("embeddings_field")
         if run["method"] == "embeddings" and name and samples.get_field(name) is not None:
             return name
     return "embedding" if samples.get_field("embedding") is not None else None
 
 
-def label_review_fields(samples, runs=None):
+def label_review_fields(samples, runs=None, patches_field=None):
     """Names the newest label-issue run wrote: ``{run_key, tag, quality_field,
-    suggestion_field, label_field}``, or None if there is none or its fields are gone."""
-    run = newest_run(_runs(samples, runs), "label_issues")
+    suggestion_field, label_field, objects}``, or None if there is none or its fields
+    are gone. With ``patches_field``, the newest run on that field's objects:
+    ``quality_field``/``suggestion_field`` are then the objects' attributes
+    (``label_quality``, ``suggested_label``), ``tag`` a label tag, ``label_field`` None."""
+    run = newest_run(scope_runs(_runs(samples, runs), patches_field), "label_issues")
     if run is None:
         return None
     score = run_score(samples, run)
     quality = score["field"] if score else run_field(samples, run, "quality")
     suggestion = run_field(samples, run, "suggestion")
-    tag = run["params"].get("tag") or next(iter(run.get("tags") or []), None)
-    label = run["params"].get("label_field")
+    if patches_field is not None:
+        pf = inputs.patches_field(samples, patches_field)
+        quality, suggestion = _attribute(pf, quality), _attribute(pf, suggestion)
+        tag = run["params"].get("tag") or next(iter(_object_tags(run)), None)
+        label = None
+    else:
+        tag = run["params"].get("tag") or next(iter(run.get("tags") or []), None)
+        label = run["params"].get("label_field")
     if not (quality and suggestion and tag):
         return None
     return dict(run_key=run["key"], tag=tag, quality_field=quality,
-                suggestion_field=suggestion,
+                suggestion_field=suggestion, objects=patches_field,
                 label_field=label if label and samples.get_field(label) is not None else None)
 
 
-def review(samples, reviewed_tags, runs=None, limit=8):
+def review(samples, reviewed_tags, runs=None, limit=8, patches_field=None):
     """The newest label-issue run's flagged samples still to review, worst label first.
 
     Args:
         samples: a dataset or view
-        reviewed_tags: sample tags that mark a sample as already reviewed
+        reviewed_tags: sample tags that mark a sample as already reviewed (label
+            tags that mark an object, with ``patches_field``)
         runs (None): ``winnow.list_runs(samples)`` if already loaded
         limit (8): rows to return
+        patches_field (None): a Detections/Polylines field: review the flagged
+            objects of the newest label-issue run on its objects instead
 
     Returns:
-        a dict with ``rows`` (``[{id, filepath, given, suggested, quality}]``),
-        ``pending`` (flagged samples not reviewed yet), ``reviewed`` (``{tag:
-        count}`` for ``reviewed_tags``) and ``fields`` (:func:`label_review_fields`)
+        a dict with ``rows`` (``[{id, filepath, given, suggested, quality}]``; for
+        objects ``id`` is the object's label id, with ``sample_id`` and ``box``,
+        its relative ``[x, y, w, h]`` in its sample's image), ``pending`` (flagged
+        samples or objects not reviewed yet), ``reviewed`` (``{tag: count}`` for
+        ``reviewed_tags``) and ``fields`` (:func:`label_review_fields`)
     """
+    if patches_field is not None:
+        return _object_review(samples, reviewed_tags, runs, limit, patches_field)
     reviewed_tags = list(reviewed_tags)
     tag_counts = samples.count_values("tags") if len(samples) else {}
     out = dict(rows=[], pending=0, reviewed={t: int(tag_counts.get(t, 0)) for t in reviewed_tags},
@@ -303,6 +423,39 @@ def review(samples, reviewed_tags, runs=None, limit=8):
             id=sid, filepath=filepath, given=_label_text(given), suggested=_label_text(suggested),
             quality=None if quality is None else round(float(quality), 3)))
     out["pending"] = len(todo) if out["rows"] else 0
+    return out
+
+
+def _object_review(samples, reviewed_tags, runs, limit, patches_field):
+    from .images import polyline_box
+
+    reviewed_tags = list(reviewed_tags)
+    pf = inputs.patches_field(samples, patches_field)
+    tag_counts = samples.count_label_tags(pf.name) if len(samples) else {}
+    out = dict(rows=[], pending=0, reviewed={t: int(tag_counts.get(t, 0)) for t in reviewed_tags},
+               fields=label_review_fields(samples, runs, patches_field))
+    names = out["fields"]
+    if names is None:
+        return out
+    tags = F("tags")
+    todo = samples.filter_labels(pf.name, tags.contains(names["tag"])
+                                 & ~tags.contains(reviewed_tags))
+    geometry = "bounding_box" if pf.kind == "detections" else "points"
+    # Only the flagged objects' few attributes are read; ordering them here avoids a
+    # patches view (a collection FiftyOne would materialize on every refresh).
+    columns = todo.values(["id", "filepath"] + [pf.path(a) for a in (
+        "id", "label", names["suggestion_field"], names["quality_field"], geometry)])
+    rows = []
+    for s, (sid, filepath) in enumerate(zip(columns[0], columns[1])):
+        for o, oid in enumerate(columns[2][s] or []):
+            given, suggested, quality, shape = (c[s][o] for c in columns[3:])
+            box = shape if geometry == "bounding_box" else polyline_box(shape)
+            rows.append(dict(id=oid, sample_id=sid, filepath=filepath, box=box,
+                             given=given, suggested=suggested,
+                             quality=None if quality is None else round(float(quality), 3)))
+    rows.sort(key=lambda r: (r["quality"] is None, r["quality"]))
+    out["rows"] = rows[:limit]
+    out["pending"] = len(rows)
     return out
 
 
@@ -327,7 +480,7 @@ def redundant_groups(samples, runs=None, limit=3, copies=5):
         a list of ``{kept_id, kept_filepath, copies: [{id, filepath}], count}``,
         largest group first (``copies`` nearest first, at most ``copies``)
     """
-    run = newest_run(_runs(samples, runs), "redundancy")
+    run = newest_run(scope_runs(_runs(samples, runs)), "redundancy")
     if run is None or not run.get("tags"):
         return []
     link = run_field(samples, run, "link")
@@ -359,7 +512,7 @@ def map_fields(samples, runs=None):
         kept), ``cluster_field``, ``quality_field`` and ``label_field`` (None where
         no run wrote one)
     """
-    runs = _runs(samples, runs)
+    runs = scope_runs(_runs(samples, runs))
     status_tags = []
     for method, step in STEPS.items():
         tags = sorted({t for r in runs if r["method"] == method for t in r.get("tags") or []})
