@@ -496,7 +496,7 @@ def compute_cam(
     samples,
     *,
     model=models.DEFAULT_MODEL,
-    method="cam",
+    method="gradcam",
     layer=None,
     target="predicted",
     heatmap_field="cam",
@@ -526,16 +526,18 @@ def compute_cam(
         samples: a :class:`fiftyone.core.collections.SampleCollection`
         model ("efficientnet-lite0"): a model name, ``torch.nn.Module`` or
             :class:`winnow.plugin.models.LoadedModel`
-        method ("cam"): ``"cam"`` (classic CAM: one forward pass, no gradients;
-            needs global average pooling + one linear layer); the
+        method ("gradcam"): ``"cam"`` (classic CAM: one forward pass, no
+            gradients; needs global average pooling + one linear layer); the
             gradient-weighted ``"gradcam"``, ``"gradcam++"``, ``"hirescam"``,
             ``"layercam"``, ``"xgradcam"`` (any model and conv layer; at the
             default layer of a pooling + linear head their gradients are exact
             without a backward pass, so they cost one forward pass like CAM,
             else one backward pass per batch); or ``"eigencam"`` (the first
             principal component of the maps: one forward pass, the same map
-            whatever the target). See ``benchmarks/cam.py`` for their
-            faithfulness (ROAD) side by side
+            whatever the target). The default was chosen by
+            ``benchmarks/cam.py`` (ROAD): at the default layer Grad-CAM's map
+            is CAM's (and HiResCAM's and XGrad-CAM's), the most faithful on
+            photos there, and it also runs on heads CAM refuses
         layer (None): the conv layer whose output gives the maps; None means
             the input of the global pooling (the last conv maps)
         target ("predicted"): which class to explain: ``"predicted"``, a class
@@ -647,7 +649,7 @@ def compute_cam(
         seconds=step.seconds)
 
 
-def cam_images(filepaths, *, model=models.DEFAULT_MODEL, method="cam", layer=None,
+def cam_images(filepaths, *, model=models.DEFAULT_MODEL, method="gradcam", layer=None,
                target="predicted", scales=None, map_size=DEFAULT_MAP_SIZE, batch_size=32,
                num_workers=None, device=None, progress=False):
     """Array-level heatmaps of image files (no dataset involved).

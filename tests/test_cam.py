@@ -213,6 +213,9 @@ def test_broken_images_are_skipped_with_the_reason(cam_dataset):
     assert sum(results.failures.values()) == 2
     run = winnow.get_run(ds, results.run_key)
     assert run["counts"] == dict(samples=6, mapped=4, failed=2)
+    # The default, Grad-CAM, took its gradients from the linear head: no backward pass.
+    assert run["params"]["method"] == "gradcam"
+    assert run["params"]["gradients"] == "linear head"
     assert set(run["fields"]) == {"cam", "cam_prediction", "cam_boxes", "cam_error"}
 
 
@@ -228,7 +231,7 @@ def test_heatmap_field_is_an_app_overlay(cam_dataset):
 
 def test_cam_and_gradcam_agree_where_they_peak(photos):
     paths = [photos["chelsea"], photos["coffee"]]
-    cam, logits, targets, errors = wcam.cam_images(paths, num_workers=0)
+    cam, logits, targets, errors = wcam.cam_images(paths, method="cam", num_workers=0)
     assert not errors
     # At the pooling input Grad-CAM's weights are w / (h w): exactly CAM.
     same, _, same_targets, _ = wcam.cam_images(paths, method="gradcam", num_workers=0)
