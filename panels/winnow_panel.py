@@ -1,5 +1,7 @@
 """@winnow/curation/winnow: the Winnow panel (overview, embedding map, distributions,
-review, actions) in the FiftyOne App's grid.
+review, actions) in the FiftyOne App's grid. When runs were made on the objects of a
+Detections/Polylines field, a samples / objects switch chooses what the findings and
+the review list show (objects: counts of label tags, patches views, object crops).
 
 Thin by design: what to count, sample and draw comes from ``winnow.plugin``
 (:mod:`~winnow.plugin.findings`, which reads every field, tag and view name from
@@ -8,7 +10,9 @@ into panel state (:class:`PanelState`: small, round-trips on every event), panel
 data (plots, write-only) and App operations (``set_view``, operator prompts).
 """
 
+import base64
 import datetime
+import io
 import urllib.parse
 
 import fiftyone.operators as foo
@@ -36,6 +40,8 @@ GROUP_COPIES = 5
 KEEP_TAG = "label_kept"
 REVIEW_TAG = "needs_review"
 ACCEPTED_TAG = "suggestion_accepted"
+SAMPLES = "__samples__"  # the switch's value for samples (others are objects fields)
+CROP_PX = 64  # object crops in the review list are at most this many pixels a side
 PARAMS_CHARS = 90  # a run's parameters beyond this are elided (full record: winnow.list_runs)
 CATEGORY_LIMIT = 20  # categorical colourings beyond this lump the rest into "other"
 
@@ -48,14 +54,19 @@ class PanelState:
     """
 
     @staticmethod
-    def overview(dataset_name, summary, runs, histograms, actions, names):
+    def overview(dataset_name, summary, runs, histograms, actions, names, scopes=()):
         return dict(
             dataset=dataset_name,
             total=summary["total"],
             findings=summary["findings"],
+            # The objects fields runs were made on ([] hides the switch); the scope
+            # shown: an objects field, or None for samples.
+            scopes=list(scopes),
+            scope=summary["objects"],
             runs=[_run_row(r) for r in runs],
             actions=actions,
-            histograms=[dict(field=h["field"], label=h["label"]) for h in histograms],
+            histograms=[dict(field=h["field"], label=h["label"], objects=h["objects"])
+                        for h in histograms],
             label_field=names["label_field"],
             embeddings_field=names["embeddings_field"],
         )
@@ -63,15 +74,19 @@ class PanelState:
     @staticmethod
     def review(review):
         state = dict(
-            review=[dict(id=r["id"], given=r["given"], suggested=r["suggested"],
-                         quality=r["quality"]) for r in review["rows"]],
+            review=[dict(id=r["id"], sample_id=r.get("sample_id"), given=r["given"],
+                         suggested=r["suggested"], quality=r["quality"])
+                    for r in review["rows"]],
             review_pending=review["pending"],
             accepted=review["reviewed"].get(ACCEPTED_TAG, 0),
             # Which run's names the rows come from (shown; Accept writes its label field).
             review_fields=review["fields"],
         )
         for i, r in enumerate(review["rows"]):
-            state["review_%d" % i] = dict(img=_media_url(r["filepath"]))
+            # An object is shown as its crop (its sample's image cut to its box).
+            url = (_crop_url(r["filepath"], r["box"]) if "box" in r
+                   else _media_url(r["filepath"]))
+            state["review_%d" % i] = dict(img=url)
         return state
 
     @staticmethod
@@ -126,6 +141,11 @@ class WinnowPanel(foo.Panel):
     def show_all(self, ctx):
         ctx.ops.clear_view()
 
+    def set_scope(self, ctx):
+        value = ctx.params.get("value")
+        ctx.panel.state.scope = None if value in (None, SAMPLES) else value
+        self._refresh(ctx)
+
     def ask_delete_run(self, ctx):
         ctx.panel.state.confirm_delete = ctx.params["key"]
 
@@ -169,21 +189,40 @@ class WinnowPanel(foo.Panel):
             ctx.ops.clear_view()
 
     def on_histogram_click(self, ctx):
+        from winnow.plugin import findings
+
         # Bar ids are "field|lo|hi|last" (see _histogram_traces).
         bar = ctx.params.get("id")
         if not bar:
             return
         field, lo, hi, last = bar.split("|")
-        upper = F(field) <= float(hi) if last == "1" else F(field) < float(hi)
-        ctx.ops.set_view(ctx.dataset.match((F(field) >= float(lo)) & upper))
+        ctx.ops.set_view(findings.histogram_view(ctx.dataset, field, lo, hi, last == "1"))
 
     def show_sample(self, ctx):
         ctx.ops.set_view(ctx.dataset.select([ctx.params["id"]]))
+
+    def show_object(self, ctx):
+        field = ctx.params["objects"]
+        ctx.ops.set_view(ctx.dataset.select_labels(ids=[ctx.params["id"]], fields=field)
+                         .to_patches(field))
 
     def accept_suggestion(self, ctx):
         from winnow.plugin import findings
         from winnow.plugin.label_review import accept_suggestions
 
+        field = ctx.params.get("objects")
+        if field:  # an object: the engine's accept on that one object
+            names = findings.label_review_fields(ctx.dataset, patches_field=field)
+            if names is None:
+                ctx.ops.notify("No label-issue run on the objects of %s" % field,
+                               variant="error")
+                return
+            accept_suggestions(ctx.dataset.select_labels(ids=[ctx.params["id"]], fields=field),
+                               suggestion_field=names["suggestion_field"],
+                               patches_field=field, tag=ACCEPTED_TAG)
+            ctx.ops.reload_dataset()
+            self._load_review(ctx)
+            return
         names = findings.label_review_fields(ctx.dataset)
         if names is None or names["label_field"] is None:
             ctx.ops.notify("No label-issue run with a label field to write", variant="error")
@@ -198,6 +237,13 @@ class WinnowPanel(foo.Panel):
         from winnow.plugin import findings
         from winnow.plugin.label_review import undo_suggestions
 
+        field = ctx.params.get("objects")
+        if field:
+            restored = undo_suggestions(ctx.dataset, patches_field=field, tag=ACCEPTED_TAG)
+            ctx.ops.reload_dataset()
+            ctx.ops.notify("Restored %d object label(s)" % restored, variant="success")
+            self._load_review(ctx)
+            return
         names = findings.label_review_fields(ctx.dataset) or {}
         label_field = names.get("label_field") or findings.label_field(ctx.dataset)
         restored = undo_suggestions(ctx.dataset, label_field=label_field, tag=ACCEPTED_TAG)
@@ -206,11 +252,18 @@ class WinnowPanel(foo.Panel):
         self._load_review(ctx)
 
     def keep_label(self, ctx):
-        ctx.dataset.select([ctx.params["id"]]).tag_samples(KEEP_TAG)
-        self._load_review(ctx)
+        self._tag_reviewed(ctx, KEEP_TAG)
 
     def tag_for_review(self, ctx):
-        ctx.dataset.select([ctx.params["id"]]).tag_samples(REVIEW_TAG)
+        self._tag_reviewed(ctx, REVIEW_TAG)
+
+    def _tag_reviewed(self, ctx, tag):
+        field = ctx.params.get("objects")
+        if field:  # a label tag on that object alone
+            ctx.dataset.select_labels(ids=[ctx.params["id"]], fields=field).tag_labels(
+                tag, label_fields=field)
+        else:
+            ctx.dataset.select([ctx.params["id"]]).tag_samples(tag)
         self._load_review(ctx)
 
     # ------------------------------------------------------------------ loading
@@ -224,9 +277,11 @@ class WinnowPanel(foo.Panel):
         hists = findings.histograms(dataset, runs=runs)
         names = dict(label_field=findings.label_field(dataset, runs=runs),
                      embeddings_field=findings.embeddings_field(dataset, runs=runs))
+        scopes = findings.object_fields(dataset, runs=runs)
+        scope = ctx.panel.state.scope if ctx.panel.state.scope in scopes else None
         ctx.panel.state.set(PanelState.overview(
-            dataset.name, findings.summarize(dataset, runs=runs), runs, hists,
-            _available_actions(), names))
+            dataset.name, findings.summarize(dataset, runs=runs, patches_field=scope), runs,
+            hists, _available_actions(), names, scopes))
         for h in hists:
             ctx.panel.data.set("hist_" + h["field"], _histogram_traces(h))
         self._load_map(ctx, runs=runs)
@@ -259,11 +314,12 @@ class WinnowPanel(foo.Panel):
         from winnow.plugin import findings
 
         dataset = ctx.dataset
+        scope = ctx.panel.state.scope
         review = findings.review(dataset, [KEEP_TAG, REVIEW_TAG, ACCEPTED_TAG], runs=runs,
-                                 limit=REVIEW_ROWS)
+                                 limit=REVIEW_ROWS, patches_field=scope)
         ctx.panel.state.set(PanelState.review(review))
-        groups = findings.redundant_groups(dataset, runs=runs, limit=REDUNDANT_GROUPS,
-                                           copies=GROUP_COPIES)
+        groups = [] if scope else findings.redundant_groups(
+            dataset, runs=runs, limit=REDUNDANT_GROUPS, copies=GROUP_COPIES)
         ctx.panel.state.set(PanelState.groups(groups))
 
     # ------------------------------------------------------------------ layout
@@ -271,11 +327,19 @@ class WinnowPanel(foo.Panel):
     def render(self, ctx):
         s = ctx.panel.state
         panel = types.Object()
-        panel.md("**Winnow** · %s · %s samples" % (s.dataset or ctx.dataset.name,
-                                                   _fmt(s.total or 0)), name="title")
+        unit = "objects of %s" % s.scope if s.scope else "samples"
+        panel.md("**Winnow** · %s · %s %s" % (s.dataset or ctx.dataset.name,
+                                              _fmt(s.total or 0), unit), name="title")
         top = panel.h_stack("top_buttons", align_x="left", gap=1)
         top.btn("refresh", label="Refresh", icon="refresh", on_click=self.refresh)
         top.btn("show_all", label="Show all samples", on_click=self.show_all)
+        if s.scopes:
+            scopes = types.RadioGroup(orientation="horizontal")
+            scopes.add_choice(SAMPLES, label="Samples")
+            for field in s.scopes:
+                scopes.add_choice(field, label="Objects of %s" % field)
+            panel.enum("scope", scopes.values(), default=s.scope or SAMPLES,
+                       label="Findings and review of", view=scopes, on_change=self.set_scope)
 
         self._render_findings(panel, s)
         self._render_runs(panel, s)
@@ -295,7 +359,12 @@ class WinnowPanel(foo.Panel):
                     f["label"], f["operator"].rsplit("/", 1)[-1]), name="text")
                 continue
             kinds = f.get("kinds") or []
-            if f["tags"] and f.get("per_tag"):  # e.g. image issues: a count per kind found
+            if f.get("objects") and f["tags"]:  # label tags, counted in objects
+                row.md("**%s**: %s of %s objects of `%s` (%.1f %%) · label tags %s" % (
+                    f["label"], _fmt(f["count"]), _fmt(s.total or 0), f["objects"],
+                    100.0 * f["fraction"], ", ".join("`%s`" % t for t in f["tags"])),
+                    name="text")
+            elif f["tags"] and f.get("per_tag"):  # e.g. image issues: a count per kind found
                 found = " · ".join("%s %s" % (k["tag"], _fmt(k["count"])) for k in kinds)
                 row.md("**%s**: %s (%.1f %%) · %s" % (
                     f["label"], _fmt(f["count"]), 100.0 * f["fraction"],
@@ -379,33 +448,45 @@ class WinnowPanel(foo.Panel):
             panel.md("Not computed yet — run `find_outliers`, `find_label_issues`, "
                      "`find_representatives` or `find_image_issues`.", name="hist_missing")
         for h in hists:
-            panel.plot("hist_" + h["field"], layout=_hist_layout(h["label"]),
+            panel.plot("hist_" + h["field"],
+                       layout=_hist_layout(h["label"], "objects" if h.get("objects")
+                                           else "samples"),
                        on_click=self.on_histogram_click, config={"displaylogo": False})
 
     def _render_review(self, panel, s):
         panel.md(_heading("Review"), name="review_title")
         rows = s.review or []
+        objects = s.scope  # an objects field: rows are objects, their tags label tags
+        names = s.review_fields or {}
         if not rows:
-            panel.md("No label issues to review (run `find_label_issues`).", name="review_empty")
+            panel.md("No label issues to review (run `find_label_issues`%s)." % (
+                " on the objects of `%s`" % objects if objects else ""), name="review_empty")
+        elif objects:
+            panel.md("Label issues of the objects of `%s` (label tag `%s`), worst first, "
+                     "as crops (%s still to review):" % (
+                         objects, names.get("tag"), _fmt(s.review_pending or 0)),
+                     name="review_intro")
         else:
-            names = s.review_fields or {}
             panel.md("Label issues in `%s` (tag `%s`), worst first (%s still to review):" % (
                 names.get("label_field"), names.get("tag"), _fmt(s.review_pending or 0)),
                 name="review_intro")
         for i, r in enumerate(rows):
+            params = {"id": r["id"], "objects": objects} if objects else {"id": r["id"]}
             row = panel.h_stack("review_%d" % i, align_y="center", gap=1)
-            row.img("img", width="56px", height="56px", on_click=self.show_sample,
-                    params={"id": r["id"]}, alt_text=r["id"])
+            row.img("img", width="56px", height="56px",
+                    on_click=self.show_object if objects else self.show_sample,
+                    params=params, alt_text=r["id"])
             row.md("`%s` → **%s** (quality %s)" % (r["given"], r["suggested"], r["quality"]),
                    name="text")
             row.btn("accept", label="Accept", variant="contained",
-                    on_click=self.accept_suggestion, params={"id": r["id"]})
-            row.btn("keep", label="Keep", on_click=self.keep_label, params={"id": r["id"]})
+                    on_click=self.accept_suggestion, params=params)
+            row.btn("keep", label="Keep", on_click=self.keep_label, params=params)
             row.btn("review", label="Tag for review", on_click=self.tag_for_review,
-                    params={"id": r["id"]})
+                    params=params)
         if s.accepted:
             panel.btn("undo_accepted", label="Undo %d accepted label(s)" % s.accepted,
-                      on_click=self.undo_accepted)
+                      on_click=self.undo_accepted,
+                      params={"objects": objects} if objects else None)
         groups = s.groups or []
         if groups:
             panel.md("Redundant groups: the kept image first, then its redundant copies.",
@@ -442,6 +523,28 @@ def _fmt(n):
 def _media_url(filepath):
     # The App serves media from its own origin.
     return "/media?filepath=" + urllib.parse.quote(filepath, safe="")
+
+
+def _crop_url(filepath, box, size=CROP_PX):
+    """An object's crop (relative box ``[x, y, w, h]`` of its image) as a small PNG
+    data URL; the whole image's URL when the box is missing or the image unreadable."""
+    from PIL import Image
+
+    try:
+        with Image.open(filepath) as img:
+            w, h = img.size
+            x, y, bw, bh = box
+            region = (max(0, round(x * w)), max(0, round(y * h)),
+                      min(w, round((x + bw) * w)), min(h, round((y + bh) * h)))
+            if region[2] <= region[0] or region[3] <= region[1]:
+                return _media_url(filepath)
+            crop = img.convert("RGB").crop(region)
+    except (OSError, TypeError, ValueError):
+        return _media_url(filepath)
+    crop.thumbnail((size, size))
+    buf = io.BytesIO()
+    crop.save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def _short(value):
@@ -578,8 +681,8 @@ def _map_layout():
                 yaxis=dict(showticklabels=False, zeroline=False))
 
 
-def _hist_layout(label):
+def _hist_layout(label, unit="samples"):
     return dict(height=220, bargap=0.05, margin=dict(l=40, r=10, t=30, b=30),
                 title=dict(text=label, font=dict(size=13)),
                 paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
-                xaxis=dict(title=dict(text=label)), yaxis=dict(title=dict(text="samples")))
+                xaxis=dict(title=dict(text=label)), yaxis=dict(title=dict(text=unit)))

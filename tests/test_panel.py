@@ -7,6 +7,7 @@ import pytest
 import fiftyone as fo
 import fiftyone.core.view as fov
 import fiftyone.operators as foo
+from fiftyone import ViewField as F
 from fiftyone.operators.executor import ExecutionContext, Executor
 
 import winnow
@@ -569,3 +570,177 @@ def test_image_issues_row_with_nothing_found_and_a_kind_without_its_view(make_da
     method, params = _button(ops, "dark (2)")
     _, clicked = call(ds2, method, **params)
     assert set(shown_view(ds2, clicked).values("filepath")) == set(files["dark"])
+
+
+# ---------------------------------------------------------------------- objects (issue 14)
+
+
+@pytest.fixture(scope="module")
+def objects_curated(tmp_path_factory):
+    """Real-image scenes (objects_data) with object vectors, object outliers (3) and
+    object label issues on ``gt``; no run on samples."""
+    import objects_data
+
+    gen = objects_data.embedded_dataset(tmp_path_factory.mktemp("panel_objects"), 30,
+                                        near_copy=True, off_domain=True,
+                                        prefix="winnow-test-panel-objects")
+    ds = next(gen)
+    winnow.find_outliers(ds, patches_field="gt", count=3, progress=False)
+    winnow.find_label_issues(ds, patches_field="gt", progress=False)
+    yield ds
+    gen.close()
+
+
+@pytest.fixture
+def objects_scratch(objects_curated):
+    ds = objects_curated.clone()
+    yield ds
+    ds.delete()
+
+
+def test_object_findings_count_label_tags_over_objects(objects_curated):
+    ds = objects_curated
+    n_objects = ds.count("gt.detections")
+    tags = ds.count_label_tags("gt")
+    assert findings.object_fields(ds) == ["gt"]
+
+    summary = findings.summarize(ds, patches_field="gt")
+    assert summary["total"] == n_objects and summary["objects"] == "gt"
+    by_label = {f["label"]: f for f in summary["findings"]}
+    # Only the steps that run on objects; image-level steps are not offered.
+    assert set(by_label) == {"Outliers", "Redundant", "Filter", "Representatives",
+                             "Label issues"}
+    outliers, issues = by_label["Outliers"], by_label["Label issues"]
+    assert outliers["computed"] and outliers["tags"] == ["outlier"]
+    assert outliers["count"] == tags["outlier"] == 3
+    assert outliers["fraction"] == pytest.approx(3 / n_objects)
+    assert issues["count"] == tags["label_issue"] > 0
+    assert outliers["saved_views"] == [dict(name="winnow-gt-outlier", count=3)]
+    assert not by_label["Redundant"]["computed"]
+    # Samples: no run on them; no sample tag counted.
+    assert not any(f["computed"] for f in findings.summarize(ds)["findings"])
+
+    # "Show": the tagged objects as patches, highest outlier score first.
+    run = winnow.get_run(ds, outliers["run_key"])
+    view = findings.run_view(ds, run)
+    scores = view.values("gt.outlier_score")
+    assert len(view) == 3 and scores == sorted(scores, reverse=True)
+    assert set(view.values("gt.id")) == set(
+        ds.filter_labels("gt", F("tags").contains("outlier")).values("gt.detections.id",
+                                                                      unwind=True))
+    # Their score histograms count objects, and a bar filters objects.
+    hists = {h["field"]: h for h in findings.histograms(ds)}
+    hist = hists["gt.detections.outlier_score"]
+    assert hist["objects"] == "gt" and sum(hist["counts"]) == n_objects
+    top = findings.histogram_view(ds, hist["field"], hist["edges"][-2], hist["edges"][-1], True)
+    assert len(top) == hist["counts"][-1] and top.values("gt.outlier_score")
+
+
+def test_object_review_lists_flagged_objects_worst_first_with_boxes(objects_curated):
+    ds = objects_curated
+    review = findings.review(ds, ["label_kept"], patches_field="gt", limit=4)
+    flagged = ds.filter_labels("gt", F("tags").contains("label_issue"))
+    dets = flagged.values("gt.detections", unwind=True)
+    ids, quality = [d.id for d in dets], [d.label_quality for d in dets]
+    boxes = [d.bounding_box for d in dets]
+    assert review["pending"] == len(ids)
+    assert review["fields"]["quality_field"] == "label_quality"
+    assert review["fields"]["suggestion_field"] == "suggested_label"
+    worst = sorted(zip(quality, ids))[:4]
+    assert [r["id"] for r in review["rows"]] == [i for _, i in worst]
+    row = review["rows"][0]
+    assert row["box"] == boxes[ids.index(row["id"])]
+    assert ds[row["sample_id"]].filepath == row["filepath"]
+    assert row["given"] != row["suggested"]
+    # The sample-level review knows nothing of the object run.
+    assert findings.review(ds, ["label_kept"])["fields"] is None
+
+
+def test_panel_objects_switch_findings_and_saved_view(objects_curated):
+    ds = objects_curated
+    ctx, ops = call(ds, "on_load")
+    state = ctx.panel_state
+    assert state["scopes"] == ["gt"] and state["scope"] is None
+    assert "Objects of gt" in output_text(ops)
+
+    ctx, ops = call(ds, "set_scope", state=state, value="gt")
+    state = ctx.panel_state
+    n_objects = ds.count("gt.detections")
+    assert state["scope"] == "gt" and state["total"] == n_objects
+    text = output_text(ops)
+    assert "3 of %d objects of `gt`" % n_objects in text
+    assert "winnow-gt-outlier (3)" in text
+    _, ops = call(ds, "load_saved_view", name="winnow-gt-outlier")
+    assert ops["set_view"] == [{"name": "winnow-gt-outlier"}]
+    assert len(ds.load_saved_view("winnow-gt-outlier")) == 3
+
+    outliers = next(f for f in state["findings"] if f["label"] == "Outliers")
+    _, ops = call(ds, "show_run", state=state, key=outliers["run_key"])
+    shown = shown_view(ds, ops)
+    assert shown._is_patches and len(shown) == 3
+
+    # The review list holds objects: their crops, and a click shows that object.
+    first = state["review"][0]
+    img = state["review_0"]["img"]
+    assert img.startswith("data:image/png;base64,")
+    _, ops = call(ds, "show_object", state=state, id=first["id"], objects="gt")
+    shown = shown_view(ds, ops)
+    assert shown.values("gt.id") == [first["id"]]
+
+    ctx, _ = call(ds, "set_scope", state=state, value="__samples__")
+    assert ctx.panel_state["scope"] is None and ctx.panel_state["total"] == len(ds)
+
+
+def test_object_crop_is_the_box_of_its_image(objects_curated):
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    ds = objects_curated
+    ctx, _ = call(ds, "set_scope", value="gt")
+    row = findings.review(ds, [], patches_field="gt", limit=1)["rows"][0]
+    data = ctx.panel_state["review_0"]["img"].split(",", 1)[1]
+    crop = np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB"))
+    img = Image.open(row["filepath"]).convert("RGB")
+    w, h = img.size
+    x, y, bw, bh = row["box"]
+    region = img.crop((round(x * w), round(y * h), round((x + bw) * w), round((y + bh) * h)))
+    region.thumbnail((64, 64))
+    assert crop.shape == np.asarray(region).shape
+    assert np.abs(crop.astype(int) - np.asarray(region).astype(int)).mean() < 1
+
+
+def test_object_review_accept_keep_tag_and_undo(objects_scratch):
+    ds = objects_scratch
+    ctx, _ = call(ds, "set_scope", value="gt")
+    state = ctx.panel_state
+    first, second, third = state["review"][:3]
+    pending = state["review_pending"]
+
+    def obj(label_id):
+        (o,) = [d for d in ds.values("gt.detections", unwind=True) if d.id == label_id]
+        return o
+
+    before = obj(first["id"]).label
+    ctx, _ = call(ds, "accept_suggestion", state=state, id=first["id"], objects="gt")
+    accepted = obj(first["id"])
+    assert accepted.label == first["suggested"] != before
+    assert "suggestion_accepted" in accepted.tags
+    # Only that object changed.
+    assert obj(second["id"]).label == second["given"]
+    assert ctx.panel_state["accepted"] == 1
+
+    ctx, _ = call(ds, "keep_label", state=ctx.panel_state, id=second["id"], objects="gt")
+    ctx, _ = call(ds, "tag_for_review", state=ctx.panel_state, id=third["id"], objects="gt")
+    assert "label_kept" in obj(second["id"]).tags and "needs_review" in obj(third["id"]).tags
+    assert ds.count_sample_tags() == {}  # object review writes label tags only
+    state = ctx.panel_state
+    assert not {first["id"], second["id"], third["id"]} & {r["id"] for r in state["review"]}
+    assert state["review_pending"] == pending - 3
+
+    ctx, _ = call(ds, "undo_accepted", state=state, objects="gt")
+    assert obj(first["id"]).label == before
+    assert "suggestion_accepted" not in (obj(first["id"]).tags or [])
+    assert ctx.panel_state["accepted"] == 0
