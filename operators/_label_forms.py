@@ -60,7 +60,7 @@ def check_label_and_vectors(samples, options, props):
     Returns:
         the resolved objects field (``PatchesField``), or None (samples, or flagged)
     """
-    from winnow.plugin import inputs, label_issues
+    from winnow.plugin import inputs
 
     if options.get("patches_field") is None:
         flag(props["label_field"], inputs.label_field, samples, options["label_field"],
@@ -73,17 +73,17 @@ def check_label_and_vectors(samples, options, props):
     from ._filter_form import check_objects
 
     # Run from a patches view of the field (e.g. the saved view of flagged objects).
-    return check_objects(label_issues.samples_of_patches(samples, options["patches_field"]),
+    return check_objects(inputs.samples_of_patches(samples, options["patches_field"]),
                          options, props)
 
 
 def object_vector_fields(samples, patches_field):
     """The vector attributes of the objects of ``patches_field`` (e.g. ``embedding``)."""
-    from winnow.plugin import inputs, label_issues
+    from winnow.plugin import inputs
 
     if samples is None:
         return []
-    samples = label_issues.samples_of_patches(samples, patches_field)
+    samples = inputs.samples_of_patches(samples, patches_field)
     prefix = inputs.patches_field(samples, patches_field).list_path + "."
     return sorted(path[len(prefix):] for path, field
                   in samples.get_field_schema(flat=True).items()

@@ -52,10 +52,10 @@ class AcceptSuggestions(foo.Operator):
             field_chooser(inputs, "label_field", fields, d["label_field"], "Label field",
                           "The field to write (its old values are kept for undo)")
         if ctx.dataset is not None and objects:
-            from winnow.plugin import label_issues, label_review
+            from winnow.plugin import label_review
 
             o = label_options(engine_options(form_values(inputs, ctx.params), d))
-            view = label_issues.samples_of_patches(samples, objects)
+            view = checks.samples_of_patches(samples, objects)
             if flag(objects_prop, checks.patches_field, view, objects) and accept:
                 flag(suggestion, label_review.check_object_suggestions, view,
                      checks.patches_field(view, objects), o["suggestion_field"])

@@ -32,10 +32,9 @@ class FindDuplicates(foo.Operator):
         hashes = inputs.str("hash_field", default=d["hash_field"], required=True,
                             label="Content hash field",
                             description="Reused by re-runs and by find_leaks")
-        near = inputs.bool("near_copies", default=d["near_copies"],
-                           label="Also find near copies",
-                           description="Re-encodes and resizes, by each image's fingerprint "
-                                       "(decodes every image at reduced size)")
+        inputs.bool("near_copies", default=d["near_copies"], label="Also find near copies",
+                    description="Re-encodes and resizes, by each image's fingerprint "
+                                "(decodes every image at reduced size)")
         near_tag = None
         if ctx.params.get("near_copies", d["near_copies"]):
             near_tag = inputs.str("near_tag", default=d["near_tag"], required=True,

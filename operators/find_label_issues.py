@@ -63,7 +63,9 @@ class FindLabelIssues(foo.Operator):
             step, overwrite = engine.STEP, o["overwrite"]
             key_field = pf.path(o["quality_field"]) if pf else o["quality_field"]
             on = dict(patches_field=pf) if pf else {}
-            samples = engine.samples_of_patches(samples, pf.name) if pf else samples
+            from winnow.plugin import inputs as checks
+
+            samples = checks.samples_of_patches(samples, pf.name) if pf else samples
             flag(quality, check_writable, samples, step, key_field,
                  fields=[o["quality_field"]], overwrite=overwrite, **on)
             flag(suggestion, check_writable, samples, step, key_field,

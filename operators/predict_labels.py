@@ -45,7 +45,9 @@ class PredictLabels(foo.Operator):
             o = label_options(engine_options(form_values(inputs, ctx.params), d))
             pf = check_label_and_vectors(samples, o, props)
             if pf is not None:
-                flag(prediction, check_writable, engine.samples_of_patches(samples, pf.name),
+                from winnow.plugin import inputs as checks
+
+                flag(prediction, check_writable, checks.samples_of_patches(samples, pf.name),
                      engine.PREDICT_STEP, pf.path(o["prediction_field"]),
                      fields=[o["prediction_field"]], overwrite=o["overwrite"],
                      patches_field=pf)

@@ -797,14 +797,27 @@ def check_writable(samples, key, *, owners, fields=(), tags=(), label_tags=None,
             raise ValueError("Field %r belongs to the Winnow run %r; choose another field "
                              "name, delete that run, or pass overwrite=True"
                              % (field, sorted(owner)[0]))
-    in_use = collections.Counter(dataset.count_sample_tags())
-    if label_tags:
-        in_use.update(dataset.count_label_tags())
-    for tag in dict.fromkeys(tags + list(label_tags)):
+    # Sample tags and each label field's tags are separate namespaces in FiftyOne: a
+    # sample run's "outlier" and an object run's "outlier" on gt never meet.
+    in_use = dataset.count_sample_tags() if tags else {}
+    for tag in dict.fromkeys(tags):
         if in_use.get(tag) and key not in owners["tags"].get(tag, ()):
-            raise ValueError("Tag %r is in use: %d samples or labels already carry the tag %r, "
-                             "not written by this Winnow step; choose another tag or pass "
+            raise ValueError("Tag %r is in use: %d samples already carry the tag %r, not "
+                             "written by this Winnow step; choose another tag or pass "
                              "overwrite=True" % (tag, in_use[tag], tag))
+    label_schema = dataset.get_field_schema() if label_tags else {}
+    for tag, label_fields in label_tags.items():
+        # Fields that hold no labels are their own parameter's error, not the tag's.
+        label_fields = [f for f in label_fields
+                        if issubclass(getattr(label_schema.get(f), "document_type", None)
+                                      or object, fol.Label)]
+        n = (dataset.count_label_tags(label_fields=label_fields).get(tag, 0)
+             if label_fields else 0)
+        if n and key not in owners["tags"].get(tag, ()):
+            raise ValueError("Tag %r is in use: %d labels of %s already carry the tag %r, not "
+                             "written by this Winnow step; choose another tag or pass "
+                             "overwrite=True" % (tag, n, ", ".join(map(repr, label_fields)),
+                                                 tag))
     for name in saved_views:
         if dataset.has_saved_view(name) and key not in owners["saved_views"].get(name, ()):
             raise ValueError("The dataset already has a saved view %r not made by this Winnow "

@@ -541,21 +541,6 @@ def object_classes(samples, patches_field, label_field):
                                  pf.path("id"))
 
 
-def samples_of_patches(samples, patches_field):
-    """``samples`` as a view of samples that shows exactly its objects.
-
-    A patches view of ``patches_field`` (``to_patches``: the saved view of flagged
-    objects, or the App's selection in it) becomes its dataset's samples with only
-    those objects; any other collection is returned as it is.
-    """
-    import fiftyone.core.patches as fop
-
-    if isinstance(samples, fop.PatchesView) and samples.patches_field == patches_field:
-        ids = samples.values(patches_field + ".id")
-        return samples._root_dataset.select_labels(ids=ids, fields=patches_field)
-    return samples
-
-
 def _declare(samples, pf, field, ftype, **kwargs):
     """Declares the sample field ``field``, or with ``pf`` the objects' attribute."""
     inputs.declare_field(samples, pf.path(field) if pf else field, ftype, **kwargs)
@@ -744,7 +729,7 @@ def find_label_issues(samples, *, label_field=DEFAULT_LABEL_FIELD, embeddings_fi
         ValueError: bad parameters, before anything is written
     """
     if patches_field is not None:
-        samples = samples_of_patches(samples, patches_field)
+        samples = inputs.samples_of_patches(samples, patches_field)
     label, pf = _validate_common(samples, label_field, embeddings_field, classifier,
                                  n_estimators, max_samples, patches_field)
     multi_label = label.multi_label
@@ -880,7 +865,7 @@ def predict_labels(samples, *, label_field=DEFAULT_LABEL_FIELD, embeddings_field
         ValueError: bad parameters, before anything is written
     """
     if patches_field is not None:
-        samples = samples_of_patches(samples, patches_field)
+        samples = inputs.samples_of_patches(samples, patches_field)
     label, pf = _validate_common(samples, label_field, embeddings_field, classifier,
                                  n_estimators, max_samples, patches_field)
     multi_label = label.multi_label

@@ -161,7 +161,7 @@ def undo_suggestions(samples, *, label_field="ground_truth", history_field=None,
 def _objects_of(samples, patches_field, label_field, history_field):
     """The samples showing the objects to review, their field and history attribute."""
     inputs.check_collection(samples)
-    samples = label_issues.samples_of_patches(samples, patches_field)
+    samples = inputs.samples_of_patches(samples, patches_field)
     pf, _ = label_issues.object_classes(samples, patches_field, label_field)
     history = history_field or OBJECT_HISTORY
     inputs.check_name(history, "history_field")

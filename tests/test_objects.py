@@ -408,3 +408,26 @@ def test_a_patches_view_runs_on_its_objects(objects):
     form = foo.get_operator(uri).resolve_input(ctx).type.properties
     assert not [p.error_message for p in form.values() if p.invalid]
     assert form["embeddings_field"].default == "embedding"
+
+
+def test_sample_and_object_runs_share_default_tags_without_clashing(objects):
+    """Sample tags and a label field's tags are separate namespaces: a sample-level
+    and an object-level run keep their default tag, and each run's cleanup removes only
+    its own."""
+    ds, truth = objects
+    ds.set_values("embedding", [np.asarray(v, dtype=np.float32).mean(0) if v else None
+                                for v in ds.values(EMBED)])
+    on_samples = find_outliers(ds, count=2, progress=False)
+    on_objects = find_outliers(ds, count=3, patches_field="gt", progress=False)
+    assert on_samples.run_key != on_objects.run_key
+    assert ds.count_sample_tags() == {"outlier": 2}
+    assert ds.count_label_tags() == {"outlier": 3}
+    # A user's label tag on the objects field is still refused.
+    ds.select_labels(ids=list(truth)[:1], fields="gt").tag_labels("mine", label_fields="gt")
+    with pytest.raises(ValueError, match="Tag 'mine' is in use: 1 labels of 'gt'"):
+        find_outliers(ds, count=3, tag="mine", score_field="s2", patches_field="gt")
+    runs.delete_run(ds, on_objects.run_key)
+    assert ds.count_sample_tags() == {"outlier": 2}
+    assert ds.count_label_tags() == {"mine": 1}
+    runs.delete_run(ds, on_samples.run_key)
+    assert ds.count_sample_tags() == {}
