@@ -25,6 +25,7 @@ bench: setup
 	$(PY) benchmarks/label_issues.py
 	$(PY) benchmarks/approximations.py
 	$(PY) benchmarks/image_issues.py
+	$(PY) benchmarks/object_embeddings.py
 
 # ~25 min on 2 cores (1 M embeddings per step, ~10 GB free memory): run on a quiet machine.
 bench-scale: setup

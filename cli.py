@@ -20,6 +20,8 @@ def main(argv=None):
     emb.add_argument("--layer", default=None)
     emb.add_argument("--field", default="embedding")
     emb.add_argument("--batch-size", type=int, default=32)
+    emb.add_argument("--patches-field", default=None,
+                     help="a Detections/Polylines field: one vector per object (its crop)")
 
     cur = sub.add_parser("curate", help="run every curation step on an existing dataset")
     cur.add_argument("dataset")
@@ -30,6 +32,9 @@ def main(argv=None):
     cur.add_argument("--outliers", type=float, default=0.05, help="share to tag as outliers")
     cur.add_argument("--redundant", type=float, default=0.05, help="share to tag as redundant")
     cur.add_argument("--k", default="auto", help="representatives: an int, or 'auto'")
+    cur.add_argument("--patches-field", default=None,
+                     help="a Detections/Polylines field: curate its objects (image issues "
+                          "stay on the images)")
 
     iss = sub.add_parser("issues", help="find image issues (dark, light, blurry, ...), exact "
                                         "duplicates and, with splits, leaks between them")
@@ -74,7 +79,8 @@ def _embed(args):
 
     dataset = fo.load_dataset(args.dataset)
     print(winnow.compute_embeddings(dataset, model=args.model, layer=args.layer,
-                                    embeddings_field=args.field, batch_size=args.batch_size))
+                                    embeddings_field=args.field, batch_size=args.batch_size,
+                                    patches_field=args.patches_field))
     return 0
 
 
@@ -85,7 +91,8 @@ def _curate(args):
     k = args.k if args.k == "auto" else int(args.k)
     print(winnow.curate(fo.load_dataset(args.dataset), label_field=args.label_field,
                         embeddings_field=args.embeddings_field, model=args.model,
-                        outliers=args.outliers, redundant=args.redundant, k=k))
+                        outliers=args.outliers, redundant=args.redundant, k=k,
+                        patches_field=args.patches_field))
     return 0
 
 

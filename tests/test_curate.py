@@ -77,7 +77,8 @@ def test_cli_issues_prints_each_step(demo):
                          capture_output=True, text=True, env=env, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "Image issues:" in out.stdout and "Exact duplicates:" in out.stdout
-    assert "Leaks:" in out.stdout
+    assert "near copies tagged 'near_duplicate'" in out.stdout
+    assert "Leaks:" in out.stdout and "by fingerprint" in out.stdout
     demo.reload()  # the runs were recorded by the CLI's process
     runs = {r["method"]: r for r in winnow.list_runs(demo)}
     assert {"image_issues", "duplicates", "leaks"} <= set(runs)

@@ -445,3 +445,19 @@ def test_a_view_of_some_objects_embeds_only_those(ds):
     for oid, obj in _objects(ds).items():
         has = obj.has_field("embedding") and obj["embedding"] is not None
         assert has == (oid in chosen), oid
+
+
+def test_cli_embeds_objects(ds):
+    import os
+    import subprocess
+    import sys
+
+    ds.persistent = True  # the CLI process loads it by name
+    env = dict(os.environ, FIFTYONE_DO_NOT_TRACK="true")
+    out = subprocess.run([sys.executable, "-m", "winnow.cli", "embed", ds.name,
+                          "--patches-field", FIELD, "--batch-size", "8"],
+                         capture_output=True, text=True, env=env, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    ds.reload()
+    assert ds.count(VECTOR) == len(truth(ds)) > 0
+    assert "embedding" not in ds.get_field_schema()  # objects only, no sample vectors
