@@ -743,7 +743,9 @@ def find_label_issues(samples, *, label_field=DEFAULT_LABEL_FIELD, embeddings_fi
     if pf is not None and embeddings_field in (quality_field, suggestion_field):
         raise ValueError("embeddings_field, quality_field and suggestion_field must differ")
     inputs.check_name(tag, "tag")
-    saved = [_saved_view_name(label.root, tag)] if save_view else []
+    # Object views are named like every object step's (winnow-<field>-<tag>).
+    view_name = runs.objects_view_name(pf, tag) if pf else _saved_view_name(label.root, tag)
+    saved = [view_name] if save_view else []
     step = runs.Step(samples, STEP, fields=dict(quality=quality_field,
                                                 suggestion=suggestion_field),
                      tags=[] if pf else [tag], label_tags={tag: [label.root]},

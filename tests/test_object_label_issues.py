@@ -338,7 +338,7 @@ def test_forms_on_objects_run_the_engine_and_accept_from_the_patches_view(ds):
     issues = run["counts"]["issues"]
     assert issues >= len(flipped) - 1 and ds.count_label_tags() == {"label_issue": issues}
 
-    view = ds.load_saved_view("winnow-label-issue-gt")
+    view = ds.load_saved_view("winnow-gt-label_issue")
     assert _errors(ds, "accept_suggestions", view=view, patches_field=FIELD) == {}
     accept = foo.get_operator(PLUGIN + "accept_suggestions")
     result = accept(view, patches_field=FIELD)
