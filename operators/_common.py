@@ -207,3 +207,17 @@ def call_operator(op, samples, options, defaults, delegate=False, **shown):
     params.update({name: value_of(params) for name, value_of in shown.items()})
     return foo.execute_operator(op.uri, ctx=dict(view=samples.view(), params=params),
                                 request_delegation=delegate)
+
+
+def object_vector_fields(samples, patches_field):
+    """The vector attributes of the objects of ``patches_field`` (e.g. ``embedding``)."""
+    from winnow.plugin import inputs
+
+    if samples is None:
+        return []
+    samples = inputs.samples_of_patches(samples, patches_field)
+    prefix = inputs.patches_field(samples, patches_field).list_path + "."
+    return sorted(path[len(prefix):] for path, field
+                  in samples.get_field_schema(flat=True).items()
+                  if path.startswith(prefix) and "." not in path[len(prefix):]
+                  and isinstance(field, inputs.VECTOR_FIELDS))

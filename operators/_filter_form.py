@@ -3,7 +3,8 @@
 import fiftyone.core.fields as fof
 import fiftyone.operators.types as types
 
-from ._common import NONE, check_writable, flag, none_choice, patches_fields, vector_fields
+from ._common import (NONE, check_writable, flag, none_choice, object_vector_fields,
+                      patches_fields, vector_fields)
 
 REDUCTIONS = [(NONE, "None"), ("pca", "PCA"), ("umap", "UMAP (if installed)")]
 
@@ -138,8 +139,6 @@ def add_objects_choice(ctx, inputs):
 def add_object_embeddings_choice(ctx, inputs, default, patches, required=True):
     """The embeddings chooser: sample vector fields, or the vector attributes of the
     objects of ``patches``."""
-    from ._label_forms import object_vector_fields
-
     if patches is None:
         return add_embeddings_choice(ctx, inputs, default, required=required)
     try:

@@ -77,20 +77,6 @@ def check_label_and_vectors(samples, options, props):
                          options, props)
 
 
-def object_vector_fields(samples, patches_field):
-    """The vector attributes of the objects of ``patches_field`` (e.g. ``embedding``)."""
-    from winnow.plugin import inputs
-
-    if samples is None:
-        return []
-    samples = inputs.samples_of_patches(samples, patches_field)
-    prefix = inputs.patches_field(samples, patches_field).list_path + "."
-    return sorted(path[len(prefix):] for path, field
-                  in samples.get_field_schema(flat=True).items()
-                  if path.startswith(prefix) and "." not in path[len(prefix):]
-                  and isinstance(field, inputs.VECTOR_FIELDS))
-
-
 def label_inputs(inputs, ctx, defaults, label_description):
     """The objects choice (the steps' one, shown when the dataset has objects), the
     label field (samples only: objects are learned by their own labels) and the
