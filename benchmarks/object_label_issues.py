@@ -48,7 +48,14 @@ Rows, side by side on the same objects and flips:
 Precision / recall / F1 of flagged wrong labels per seed; F1 differences to
 Winnow paired by seed (mean +- standard error). Boxes: recall and precision of
 the shifted boxes and of the missing objects where a method claims them.
-One BLAS/torch thread (a shared machine).
+One BLAS/torch thread for the label rows (a shared machine).
+
+``--timing N``: instead, N objects (4 per sample, fake filepaths: no image is read)
+carrying the real 112 px Fashion-MNIST embeddings as their ``embedding`` attribute
+(``scale.make_data``: 70 000 real rows + jittered copies beyond) and their class as
+``label``, through ``find_outliers``, ``find_redundant`` and ``find_label_issues``
+with ``patches_field="gt"`` and their defaults: seconds per step, excluding the
+embedding (and the dataset's creation, reported apart). All threads.
 """
 
 import argparse
@@ -303,6 +310,40 @@ def cleanlab_od_row(scenes, labels_now, obj_probs):
     return objs(swap, lab_objs), objs(badloc, lab_objs), objs(over, None, preds=True), secs
 
 
+def timing(n):
+    import fiftyone as fo
+    import fiftyone.core.fields as fof
+
+    import winnow
+    from scale import make_data
+
+    X, y = make_data(n)
+    t = time.time()
+    ds = fo.Dataset()
+    per, chunk = 4, 2000
+    for start in range(0, n, per * chunk):
+        samples = []
+        for s0 in range(start, min(n, start + per * chunk), per):
+            dets = [fo.Detection(label=str(int(y[i])), bounding_box=[0.1 * (i - s0), 0.1, 0.2,
+                                                                      0.2], embedding=X[i])
+                    for i in range(s0, min(n, s0 + per))]
+            samples.append(fo.Sample(filepath="/synthetic/winnow-objects/%07d.png" % s0,
+                                     **{FIELD: fo.Detections(detections=dets)}))
+        ds.add_samples(samples, progress=False)
+    ds.add_sample_field(FIELD + ".detections.embedding", fof.VectorField)
+    print("created %d samples with %d objects (%d-d vectors) in %.0f s (not timed below)" % (
+        len(ds), n, X.shape[1], time.time() - t), flush=True)
+    del X
+    print("\n| step, %d objects (patches_field) | s |\n|---|---|" % n)
+    for name, fn in (("find_outliers", winnow.find_outliers),
+                     ("find_redundant", winnow.find_redundant),
+                     ("find_label_issues", winnow.find_label_issues)):
+        t = time.time()
+        fn(ds, patches_field=FIELD, progress=False)
+        print("| %s | %.0f |" % (name, time.time() - t), flush=True)
+    ds.delete()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--scenes", type=int, default=2000)
@@ -311,7 +352,11 @@ def main():
     parser.add_argument("--no-brain", action="store_true")
     parser.add_argument("--no-cleanlab-od", action="store_true")
     parser.add_argument("--json", help="also write the per-seed numbers here")
+    parser.add_argument("--timing", type=int, metavar="N",
+                        help="only the timing of the object steps on N stored vectors")
     args = parser.parse_args()
+    if args.timing:
+        return timing(args.timing)
 
     import cleanlab
     from threadpoolctl import threadpool_limits
