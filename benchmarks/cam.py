@@ -407,8 +407,8 @@ def _default_method():
 def part2(args):
     default = _default_method()
     cases = [("Winnow compute_embeddings", None, None)]
-    for method, layer in (("cam", None), (default, None), ("layercam", None),
-                          ("eigencam", None), ("gradcam++", "_blocks.15")):
+    for method, layer in (("cam", None), (default, None), ("gradcam++", None),
+                          ("layercam", None), ("eigencam", None), ("gradcam++", "_blocks.15")):
         name = "Winnow compute_cam (%s%s)" % (wcam.METHOD_NAMES[method],
                                                ", layer %s: backward pass" % layer if layer
                                                else "")
