@@ -43,6 +43,7 @@ ACCEPTED_TAG = "suggestion_accepted"
 SAMPLES = "__samples__"  # the switch's value for samples (others are objects fields)
 CROP_PX = 64  # object crops in the review list are at most this many pixels a side
 PARAMS_CHARS = 90  # a run's parameters beyond this are elided (full record: winnow.list_runs)
+PLOT_CONFIG = {"displaylogo": False}
 CATEGORY_LIMIT = 20  # categorical colourings beyond this lump the rest into "other"
 
 
@@ -283,7 +284,7 @@ class WinnowPanel(foo.Panel):
             dataset.name, findings.summarize(dataset, runs=runs, patches_field=scope), runs,
             hists, _available_actions(), names, scopes))
         for h in hists:
-            ctx.panel.data.set("hist_" + h["field"], _histogram_traces(h))
+            ctx.panel.data.set(_hist_key(h["field"]), _histogram_traces(h))
         self._load_map(ctx, runs=runs)
         self._load_review(ctx, runs=runs)
 
@@ -353,7 +354,9 @@ class WinnowPanel(foo.Panel):
     def _render_findings(self, panel, s):
         panel.md(_heading("What Winnow found"), name="findings_title")
         for f in s.findings or []:
-            row = panel.h_stack("finding_" + f["id"], align_y="center", gap=2)
+            # The text on its own line, the buttons below it: a text beside its buttons
+            # cannot wrap, and a row wider than the panel widens every plot with it.
+            row = panel.v_stack("finding_" + f["id"], gap=0)
             if not f["computed"]:
                 row.md("**%s**: not computed yet — run `%s`" % (
                     f["label"], f["operator"].rsplit("/", 1)[-1]), name="text")
@@ -375,25 +378,26 @@ class WinnowPanel(foo.Panel):
                     ", ".join("`%s`" % t for t in f["tags"])), name="text")
             else:  # e.g. the filter: what it found is in its saved views
                 row.md("**%s**: saved views" % f["label"], name="text")
+            buttons = row.h_stack("buttons", align_y="center", gap=1)
             if f["tags"]:
-                row.btn("show", label="Show " + f["label"].lower(), variant="outlined",
+                buttons.btn("show", label="Show " + f["label"].lower(), variant="outlined",
                         on_click=self.show_run, params={"key": f["run_key"]},
                         disabled=f["count"] == 0)
             # One button per kind found: its saved view by name, else its tag.
             for j, k in enumerate(kinds):
                 label = "%s (%s)" % (k["tag"], _fmt(k["count"]))
                 if k["view"]:
-                    row.btn("kind_%d" % j, label=label, on_click=self.load_saved_view,
-                            params={"name": k["view"]})
+                    buttons.btn("kind_%d" % j, label=label, on_click=self.load_saved_view,
+                                params={"name": k["view"]})
                 else:
-                    row.btn("kind_%d" % j, label=label, on_click=self.show_tag,
+                    buttons.btn("kind_%d" % j, label=label, on_click=self.show_tag,
                             params={"tag": k["tag"]})
             # One button per other saved view the run made, loading it by name.
             shown = {k["view"] for k in kinds}
             for j, v in enumerate(f["saved_views"]):
                 if v["name"] not in shown:
-                    row.btn("view_%d" % j, label="%s (%s)" % (v["name"], _fmt(v["count"])),
-                            on_click=self.load_saved_view, params={"name": v["name"]})
+                    buttons.btn("view_%d" % j, label="%s (%s)" % (v["name"], _fmt(v["count"])),
+                                on_click=self.load_saved_view, params={"name": v["name"]})
 
     def _render_runs(self, panel, s):
         panel.md(_heading("Runs"), name="runs_title")
@@ -401,8 +405,9 @@ class WinnowPanel(foo.Panel):
         if not runs:
             panel.md("No Winnow runs on this dataset yet.", name="runs_empty")
         for i, r in enumerate(runs):
-            # Buttons first: a run's long parameter line must not push them out of view.
-            row = panel.h_stack("run_%d" % i, align_y="center", gap=1)
+            # Buttons, then the run's text below them (free to wrap to the panel's width).
+            run = panel.v_stack("run_%d" % i, gap=0)
+            row = run.h_stack("buttons", align_y="center", gap=1)
             row.btn("show", label="Show", on_click=self.show_run, params={"key": r["key"]})
             if s.confirm_delete == r["key"]:
                 row.btn("confirm", label="Really delete", variant="contained",
@@ -411,7 +416,7 @@ class WinnowPanel(foo.Panel):
             else:
                 row.btn("delete", label="Delete", on_click=self.ask_delete_run,
                         params={"key": r["key"]})
-            row.md("**%s** · %s · %s  \n%s" % (r["method"], r["when"], r["counts"],
+            run.md("**%s** · %s · %s  \n%s" % (r["method"], r["when"], r["counts"],
                                                  r["params"]), name="text")
 
     def _render_map(self, panel, s):
@@ -439,7 +444,7 @@ class WinnowPanel(foo.Panel):
                 _fmt(info.get("total", 0)))
         panel.md(note, name="map_note")
         panel.plot("map", layout=_map_layout(), on_selected=self.on_map_selected,
-                   config={"displaylogo": False})
+                   config=PLOT_CONFIG)
 
     def _render_histograms(self, panel, s):
         panel.md(_heading("Distributions"), name="hist_title")
@@ -448,10 +453,10 @@ class WinnowPanel(foo.Panel):
             panel.md("Not computed yet — run `find_outliers`, `find_label_issues`, "
                      "`find_representatives` or `find_image_issues`.", name="hist_missing")
         for h in hists:
-            panel.plot("hist_" + h["field"],
+            panel.plot(_hist_key(h["field"]),
                        layout=_hist_layout(h["label"], "objects" if h.get("objects")
                                            else "samples"),
-                       on_click=self.on_histogram_click, config={"displaylogo": False})
+                       on_click=self.on_histogram_click, config=PLOT_CONFIG)
 
     def _render_review(self, panel, s):
         panel.md(_heading("Review"), name="review_title")
@@ -659,6 +664,12 @@ def _points_trace(name, rows, ids, x, y, color, size=6):
     return dict(type="scatter", mode="markers", name=name,
                 x=[x[i] for i in rows], y=[y[i] for i in rows], ids=[ids[i] for i in rows],
                 marker=marker, hovertemplate="%{id}<extra>" + name + "</extra>")
+
+
+def _hist_key(field):
+    # Panel data paths are dotted: an object attribute's path (gt.detections.outlier_score)
+    # would nest, so its dots are spelled out.
+    return "hist_" + field.replace(".", "__")
 
 
 def _histogram_traces(h):

@@ -5,10 +5,12 @@ The App server is a separate process that inherits this process's environment
 (database ``winnow-test``, ``FIFTYONE_PLUGINS_DIR`` = a temp dir linking to this checkout) and is always
 stopped, even when the test fails. Screenshots go to ``tests/artifacts/``.
 
-Three flows: the Winnow panel on a dataset every step ran on; its image-issues row
-(counts per kind, a kind's saved view in the grid) on planted photographs; and a Winnow operator
+Four flows: the Winnow panel on a dataset every step ran on; its image-issues row
+(counts per kind, a kind's saved view in the grid) on planted photographs; a Winnow operator
 opened from the operator browser (a bad value flagged as typed, then a run whose
-results reach the grid and the panel), then Accept / Undo in the panel's review list.
+results reach the grid and the panel), then Accept / Undo in the panel's review list;
+and the panel switched to objects (issue 14): an object finding's count and its saved
+patches view loaded into the grid, the review list's object crops.
 """
 
 import math
@@ -305,3 +307,50 @@ def test_operator_form_flags_a_bad_value_then_runs_and_review_accept_undo(review
     expect(label).to_have_text(given, timeout=30_000)
     sample.reload()
     assert sample.ground_truth.label == given
+
+
+@pytest.fixture
+def objects_dataset(tmp_path):
+    """Real-image scenes with object vectors; object outliers (3) and object label
+    issues on ``gt``."""
+    from test_panel import object_runs_dataset
+
+    yield from object_runs_dataset(tmp_path, "winnow-test-app-objects")
+
+
+def test_panel_shows_object_findings_and_loads_their_patches_view(objects_dataset, app_url,
+                                                                  page):
+    expect = playwright_api.expect
+    ds = objects_dataset
+    n_objects = ds.count("gt.detections")
+    assert ds.count_label_tags("gt")["outlier"] == 3
+    _open_dataset(page, app_url, ds)
+    content = _open_panel(page)
+    expect(content).to_contain_text("Winnow · " + ds.name, timeout=60_000)
+
+    # The samples / objects switch: objects of gt.
+    content.get_by_text("Objects of gt", exact=True).click()
+    expect(content).to_contain_text("%d objects of gt" % n_objects, timeout=60_000)
+    expect(content).to_contain_text("Outliers: 3 of %d objects of gt (" % n_objects)
+    issues = ds.count_label_tags("gt")["label_issue"]
+    expect(content).to_contain_text("Label issues: %d of %d objects of gt (" % (issues,
+                                                                             n_objects))
+    # The review list shows flagged objects as crops (data URLs drawn by the panel).
+    crops = content.locator("img[src^='data:image/png']")
+    expect(crops.first).to_be_visible(timeout=30_000)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll(\"img[src^='data:image/png']\")]"
+        ".every(i => i.complete && i.naturalWidth > 0)", timeout=30_000)
+    # The object scores' histograms draw their bars.
+    plots = content.locator(".js-plotly-plot")
+    expect(plots).to_have_count(2, timeout=30_000)
+    expect(plots.first.locator(".barlayer path").first).to_be_attached(timeout=30_000)
+    content.screenshot(path=os.path.join(ARTIFACTS, "winnow-panel-objects.png"))
+
+    # The finding's saved patches view, by its button: the grid shows the 3 objects.
+    content.get_by_role("button", name="winnow-gt-outlier (3)").click()
+    expect(page).to_have_url(re.compile(r"view=winnow-gt-outlier"), timeout=30_000)
+    expect(_grid_count(page)).to_have_text(re.compile(r"^3 patches"), timeout=30_000)
+    expect(page.get_by_test_id("error-boundary")).to_have_count(0)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=os.path.join(ARTIFACTS, "app-object-outliers-patches.png"))

@@ -575,20 +575,26 @@ def test_image_issues_row_with_nothing_found_and_a_kind_without_its_view(make_da
 # ---------------------------------------------------------------------- objects (issue 14)
 
 
-@pytest.fixture(scope="module")
-def objects_curated(tmp_path_factory):
-    """Real-image scenes (objects_data) with object vectors, object outliers (3) and
-    object label issues on ``gt``; no run on samples."""
+def object_runs_dataset(out_dir, prefix):
+    """For a fixture (``yield from``): 30 real-image scenes (objects_data) with object
+    vectors, object outliers (3) and object label issues on ``gt``; no run on samples."""
     import objects_data
 
-    gen = objects_data.embedded_dataset(tmp_path_factory.mktemp("panel_objects"), 30,
-                                        near_copy=True, off_domain=True,
-                                        prefix="winnow-test-panel-objects")
+    gen = objects_data.embedded_dataset(out_dir, 30, near_copy=True, off_domain=True,
+                                        prefix=prefix)
     ds = next(gen)
-    winnow.find_outliers(ds, patches_field="gt", count=3, progress=False)
-    winnow.find_label_issues(ds, patches_field="gt", progress=False)
-    yield ds
-    gen.close()
+    try:
+        winnow.find_outliers(ds, patches_field="gt", count=3, progress=False)
+        winnow.find_label_issues(ds, patches_field="gt", progress=False)
+        yield ds
+    finally:
+        gen.close()
+
+
+@pytest.fixture(scope="module")
+def objects_curated(tmp_path_factory):
+    yield from object_runs_dataset(tmp_path_factory.mktemp("panel_objects"),
+                                   "winnow-test-panel-objects")
 
 
 @pytest.fixture
@@ -663,9 +669,16 @@ def test_panel_objects_switch_findings_and_saved_view(objects_curated):
     assert state["scopes"] == ["gt"] and state["scope"] is None
     assert "Objects of gt" in output_text(ops)
 
+    # The object scores' histograms: their data under keys without dots.
+    data = {}
+    for params in ops["patch_panel_data"]:
+        data.update(params["data"])
+    n_objects = ds.count("gt.detections")
+    (bars,) = data["hist_gt__detections__outlier_score"]
+    assert sum(bars["y"]) == n_objects
+
     ctx, ops = call(ds, "set_scope", state=state, value="gt")
     state = ctx.panel_state
-    n_objects = ds.count("gt.detections")
     assert state["scope"] == "gt" and state["total"] == n_objects
     text = output_text(ops)
     assert "3 of %d objects of `gt`" % n_objects in text
