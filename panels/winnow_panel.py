@@ -17,7 +17,6 @@ import urllib.parse
 
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
-from fiftyone import ViewField as F
 
 # Status colours as in Raud's tool: green kept, red outliers, blue redundant. Statuses
 # are findings.STEPS' ``status`` names; which tags make them comes from the run records.
