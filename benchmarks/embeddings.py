@@ -50,7 +50,9 @@ def pure_forward(loaded, paths, batch_size, channels_last):
     return seconds
 
 
-def fiftyone_stock(loaded, dataset, batch_size):
+def fiftyone_model(loaded):
+    """The same network as a FiftyOne ``TorchImageModel`` (what a zoo user runs):
+    embeddings from the input of the classifier, FiftyOne's own transforms path."""
     config = fout.TorchImageModelConfig(dict(
         model=loaded.module.to(memory_format=torch.contiguous_format),
         transforms=loaded.transforms,
@@ -59,7 +61,11 @@ def fiftyone_stock(loaded, dataset, batch_size):
         ragged_batches=False,
         device="cpu",
     ))
-    model = fout.TorchImageModel(config)
+    return fout.TorchImageModel(config)
+
+
+def fiftyone_stock(loaded, dataset, batch_size):
+    model = fiftyone_model(loaded)
     start = time.perf_counter()
     dataset.compute_embeddings(model, embeddings_field="fo_embedding", batch_size=batch_size,
                                num_workers=images.default_num_workers(), progress=False)

@@ -91,18 +91,9 @@ def timed(fn):
 
 
 def fiftyone_patches(dataset, loaded, batch_size, num_workers):
-    import fiftyone.utils.torch as fout
+    from embeddings import fiftyone_model  # benchmarks/embeddings.py: one model set-up
 
-    config = fout.TorchImageModelConfig(dict(
-        model=loaded.module.to(memory_format=torch.contiguous_format),
-        transforms=loaded.transforms,
-        embeddings_layer="<_fc",
-        raw_inputs=False,
-        ragged_batches=False,
-        device="cpu",
-    ))
-    model = fout.TorchImageModel(config)
-    dataset.compute_patch_embeddings(model, "gt", embeddings_field="fo_embedding",
+    dataset.compute_patch_embeddings(fiftyone_model(loaded), "gt", embeddings_field="fo_embedding",
                                      alpha=2 * MARGIN, batch_size=batch_size,
                                      num_workers=num_workers, progress=False)
 

@@ -717,8 +717,9 @@ def find_leaks(samples, *, split_field=None, split_tags=None, train_split="train
             means :data:`DEFAULT_FINGERPRINT_DISTANCE`
         tag ("leak"): the sample tag for leaks
         link_field ("leak_of"): string field, the training sample's id
-        distance_field ("leak_distance"): float field, the cosine distance to
-            it (0.0 for exact copies)
+        distance_field ("leak_distance"): float field, the distance of the test
+            that matched (0.0 for exact copies, else a fingerprint or embedding
+            cosine distance)
         hash_field ("content_hash"): where :func:`find_duplicates` stored the
             content hashes
         overwrite (False): whether existing fields or tags not written by this
