@@ -654,7 +654,7 @@ def find_label_issues(samples, *, label_field=DEFAULT_LABEL_FIELD, embeddings_fi
                       quality_field="label_quality", suggestion_field="suggested_label",
                       multilabel_score="cleanlab", min_class_samples=MIN_CLASS_SAMPLES,
                       suggest_threshold=0.5,
-                      save_view=True, seed=0, overwrite=False, progress=None):
+                      save_view=True, seed=0, overwrite=False, progress=None, pred_field=None):
     """Finds likely wrong labels with out-of-sample probabilities and cleanlab.
 
     By default a cross-fitted mixture of bagged MLPs and logistic regressions on
@@ -721,13 +721,26 @@ def find_label_issues(samples, *, label_field=DEFAULT_LABEL_FIELD, embeddings_fi
         seed (0): folds, bags, members and the PCA of :func:`prepare_features`
         overwrite (False): allow writing over fields/tags this step does not own
         progress (None): True/False or a callback (``fiftyone.report_progress``)
+        pred_field (None): a ``fo.Detections`` field of a detector's predictions
+            (with confidences), with ``patches_field``: cleanlab object detection
+            instead of embeddings (swapped classes, badly located boxes, overlooked
+            objects; see :func:`~.detection_issues.find_detection_issues`, which
+            uses ``tag``, ``quality_field``, ``save_view`` and ``overwrite``)
 
     Returns:
-        a :class:`LabelIssuesResults`
+        a :class:`LabelIssuesResults` (with ``pred_field``: a
+        :class:`~.detection_issues.DetectionIssuesResults`)
 
     Raises:
         ValueError: bad parameters, before anything is written
     """
+    if pred_field is not None:  # a detector's predictions: cleanlab object detection
+        from . import detection_issues
+
+        return detection_issues.find_detection_issues(
+            samples, patches_field=patches_field, pred_field=pred_field, tag=tag,
+            quality_field=quality_field, save_view=save_view, overwrite=overwrite,
+            progress=progress)
     if patches_field is not None:
         samples = inputs.samples_of_patches(samples, patches_field)
     label, pf = _validate_common(samples, label_field, embeddings_field, classifier,
