@@ -451,12 +451,13 @@ def find_detection_issues(samples, *, patches_field, pred_field, tag="label_issu
         inputs.tag_objects(samples, pred, overlooked, overlooked_tag)
         if save_view:
             dataset.save_view(
-                saved[0], inputs.objects_view(samples, pf, tag).sort_by(pf.path(quality_field)),
+                saved[0], inputs.objects_view(samples, pf, tag).sort_by(
+                    "%s.%s" % (pf.name, quality_field)),  # a patches view's path
                 description="Winnow: boxes of %r whose class or location looks wrong next "
                 "to %r's predictions, worst first" % (pf.name, pred.name), overwrite=True)
             dataset.save_view(
                 saved[1], inputs.objects_view(samples, pred, overlooked_tag).sort_by(
-                    pred.path(OVERLOOKED_ATTR)),
+                    "%s.%s" % (pred.name, OVERLOOKED_ATTR)),
                 description="Winnow: confident predictions in %r with no box in %r "
                 "(overlooked objects)" % (pred.name, pf.name), overwrite=True)
 
