@@ -31,6 +31,7 @@ if __name__ == "winnow":
     from .plugin.duplicates import (find_duplicates, find_leaks, DuplicatesResults,
                                     LeaksResults)
     from .plugin.curate import curate, CurateResults
+    from .plugin.fine_tune import fine_tune, load_fine_tuned, FineTuneResults
 
     __version__ = "0.1.0"
 
