@@ -43,11 +43,18 @@ Rows, side by side on the same objects and flips:
   simulated detector (every class with probability >= 1e-3 as a box of that
   class at the true box): per-box swap / bad-location / overlooked issues with
   the thresholds ``cleanlab.object_detection.filter.find_label_issues`` uses
-  (its per-box internals, called as they are), swap = flagged wrong label.
+  (its per-box internals, called as they are, through
+  ``detection_issues.box_issues``), swap = flagged wrong label;
+- Winnow ``find_label_issues(patches_field="gt", pred_field=...)`` given the same
+  simulated detector's boxes as a FiftyOne Detections field (the predictions mode:
+  cleanlab object detection read from and written to the dataset, boxes in pixels
+  of each image's header); swap (``issue_type``) = flagged wrong label, badloc =
+  claimed shifted, the overlooked tag on a prediction = claimed missing object.
 
 Precision / recall / F1 of flagged wrong labels per seed; F1 differences to
 Winnow paired by seed (mean +- standard error). Boxes: recall and precision of
-the shifted boxes and of the missing objects where a method claims them.
+the shifted boxes and of the missing objects where a method claims them (a second
+table: means over seeds).
 One BLAS/torch thread for the label rows (a shared machine).
 
 ``--timing N``: instead, N objects (4 per sample, fake filepaths: no image is read)
@@ -77,6 +84,7 @@ from label_issues import flip_labels, prf, tuned_logistic  # noqa: E402
 CANVAS, CELL, ITEM = 168, 56, 42
 SHIFT_RATE, MISSING_RATE = 0.03, 0.02
 FIELD = "gt"
+PRED = "pred_od"  # the simulated detector's boxes for Winnow's predictions mode
 
 
 def build_scenes(n_scenes, out_dir, seed=0):
@@ -242,9 +250,9 @@ def brain_row(ds, scenes, obj_probs):
 
 def cleanlab_od_row(scenes, labels_now, obj_probs):
     """cleanlab object detection's per-box issues (its own thresholds) on the simulated
-    detector. Returns ``(swap, badloc, overlooked)`` sets of object indices."""
-    from cleanlab.object_detection import filter as odf
-    from cleanlab.object_detection import rank as odr
+    detector, its arrays built here. Returns ``(swap, badloc, overlooked)`` sets of object
+    indices."""
+    from winnow.plugin.detection_issues import box_issues
 
     n = len(scenes["filepath"])
     lab_objs = [[] for _ in range(n)]
@@ -272,24 +280,11 @@ def cleanlab_od_row(scenes, labels_now, obj_probs):
             per_class.append(np.array(rows, dtype=np.float32).reshape(-1, 5))
         predictions.append(per_class)
     t = time.time()
-    # cleanlab.object_detection.filter._find_label_issues, kept per box
-    aux = odr._get_valid_inputs_for_compute_scores(odf.ALPHA, labels, predictions)
-    per_class_ap = odf._get_per_class_ap(labels, predictions)
-    lab_thr = odf._process_class_list([odr._separate_label(x)[1] for x in labels],
-                                      per_class_ap)
-    pred_thr = odf._process_class_list([odr._separate_prediction(p)[1] for p in predictions],
-                                       per_class_ap)
-    over = odf._find_label_issues_per_box(odr.compute_overlooked_box_scores(
-        alpha=odf.ALPHA, high_probability_threshold=odf.HIGH_PROBABILITY_THRESHOLD,
-        auxiliary_inputs=aux), pred_thr, odf.OVERLOOKED_THRESHOLD_FACTOR)
-    badloc = odf._find_label_issues_per_box(odr.compute_badloc_box_scores(
-        alpha=odf.ALPHA, low_probability_threshold=odf.LOW_PROBABILITY_THRESHOLD,
-        auxiliary_inputs=aux), lab_thr, odf.BADLOC_THRESHOLD_FACTOR)
-    swap = odf._find_label_issues_per_box(odr.compute_swap_box_scores(
-        alpha=odf.ALPHA, high_probability_threshold=odf.HIGH_PROBABILITY_THRESHOLD,
-        overlapping_label_check=True, auxiliary_inputs=aux), lab_thr,
-        odf.SWAP_THRESHOLD_FACTOR)
-    odr.get_label_quality_scores(labels, predictions)  # the public per-image score, timed
+    # cleanlab.object_detection.filter.find_label_issues' per-box flags, before it pools
+    # them per image (its own internals and thresholds; detection_issues.box_issues calls
+    # them, tested equal to cleanlab's public per-image flags), and its per-image score.
+    found = box_issues(labels, predictions)
+    swap, badloc, over = found["swap"], found["badloc"], found["overlooked"]
     secs = time.time() - t
 
     def objs(flags, index, preds=False):
@@ -308,6 +303,40 @@ def cleanlab_od_row(scenes, labels_now, obj_probs):
         return out
 
     return objs(swap, lab_objs), objs(badloc, lab_objs), objs(over, None, preds=True), secs
+
+
+def winnow_pred_row(ds, scenes, obj_probs):
+    """Winnow ``find_label_issues(patches_field, pred_field)`` on the simulated detector's
+    boxes as a FiftyOne Detections field (every class with probability >= 1e-3 as a box of
+    that class at the true box, with its probability as confidence: cleanlab-OD row's
+    predictions), everything read from and written to the dataset. Returns ``(swap,
+    badloc, overlooked)`` sets of object indices (by ``issue_type`` on the annotated
+    boxes, the overlooked tag on the predictions) and the seconds of the call."""
+    import fiftyone as fo
+
+    import winnow
+
+    per_scene = [[] for _ in scenes["filepath"]]
+    for i, p in obj_probs.items():
+        o = scenes["objects"][i]
+        per_scene[o["scene"]] += [fo.Detection(label=str(k), bounding_box=o["true"],
+                                               confidence=float(p[k]), obj=i)
+                                  for k in range(10) if p[k] >= 1e-3]
+    ds.set_values(PRED, [fo.Detections(detections=d) for d in per_scene])
+    t = time.time()
+    # Own names, so the embeddings row's label_quality / label_issue stay its own.
+    res = winnow.find_label_issues(ds, patches_field=FIELD, pred_field=PRED,
+                                   quality_field="od_quality", tag="od_issue",
+                                   save_view=False)
+    secs = time.time() - t
+    gi, kinds = ds.values([FIELD + ".detections.obj", FIELD + ".detections.issue_type"])
+    pi, tags = ds.values([PRED + ".detections.obj", PRED + ".detections.tags"])
+    found = {kind: {int(i) for a, b in zip(gi, kinds) for i, k in zip(a, b) if k == kind}
+             for kind in ("swap", "badloc")}
+    over = {int(i) for a, b in zip(pi, tags) for i, t in zip(a, b) if res.overlooked_tag in t}
+    winnow.delete_run(ds, res.run_key)
+    ds.delete_sample_field(PRED)
+    return found["swap"], found["badloc"], over, secs
 
 
 def timing(n):
@@ -416,6 +445,11 @@ def main():
                 np.isin(ann_idx, list(swap)), secs + t_lr)
             info["cleanlab-od boxes"] = dict(shifted=_pr(badloc, shifted),
                                              missing=_pr(over, missing))
+            swap, badloc, over, secs = winnow_pred_row(ds, scenes, obj_probs)
+            found["Winnow find_label_issues(pred_field) (sim. detector)"] = (
+                np.isin(ann_idx, list(swap)), secs + t_lr)
+            info["winnow-pred boxes"] = dict(shifted=_pr(badloc, shifted),
+                                             missing=_pr(over, missing))
         for method, (flags, secs) in found.items():
             p, r, f1 = prf(np.asarray(flags, bool), flipped)
             records.append(dict(seed=seed, method=method, precision=p, recall=r, f1=f1,
@@ -458,6 +492,15 @@ def summarise(records):
             np.mean([r["f1"] for r in mine]),
             "-" if m == ref else "%+.3f +- %.3f" % (d.mean(), se),
             np.mean([r["seconds"] for r in mine])))
+    infos = [r["info"] for r in records if "info" in r]
+    claims = [k for k in (infos[0] if infos else {}) if k.endswith(" boxes")]
+    if claims:  # (recall, precision, claimed) per seed: their means
+        print("\n| method (box claims) | shifted: recall | precision | claimed | missing: "
+              "recall | precision | claimed |\n|---|---|---|---|---|---|---|")
+        for k in claims:
+            cells = [np.mean([i[k][what][j] for i in infos]) for what in ("shifted", "missing")
+                     for j in range(3)]
+            print("| %s | %.3f | %.3f | %.0f | %.3f | %.3f | %.0f |" % ((k[:-6],) + tuple(cells)))
 
 
 if __name__ == "__main__":
