@@ -82,6 +82,7 @@ def compute_embeddings(
     patches_field=None,
     crop_margin=0.1,
     min_box_size=images.MIN_BOX_SIZE,
+    token_pooling=None,
 ):
     """Computes an embedding for every image of a dataset or view, or for every
     object of its ``patches_field``.
@@ -94,11 +95,19 @@ def compute_embeddings(
 
     Args:
         samples: a :class:`fiftyone.core.collections.SampleCollection`
-        model ("efficientnet-lite0"): a model name, a ``torch.nn.Module`` or a
-            :class:`winnow.plugin.models.LoadedModel`
+        model ("efficientnet-lite0"): a model name (a torchvision name,
+            ``"timm:<name>"``, ``"clip:<arch>/<pretrained>"``: Winnow's fast path
+            runs them), a ``"zoo:<name>"`` or a FiftyOne ``Model`` with
+            embeddings (run by FiftyOne's own ``compute_embeddings`` /
+            ``compute_patch_embeddings``, then written and recorded like any
+            run here; ``layer``, ``transforms``, ``weights_path``,
+            ``token_pooling``, ``min_box_size`` and ``image_issues`` do not
+            apply), a ``torch.nn.Module`` or a
+            :class:`winnow.plugin.models.LoadedModel` (see
+            :func:`winnow.load_model`, e.g. ``pretrained=False``)
         layer (None): the submodule whose (pooled) output is the embedding;
-            None means the pooled features before the classifier. See
-            :func:`winnow.list_layers`
+            None means the pooled features before the classifier (an image
+            encoder's output for ``"clip:"``). See :func:`winnow.list_layers`
         embeddings_field ("embedding"): the sample field to write: one ``(D,)``
             vector per sample
         batch_size (32): images per forward pass
@@ -142,12 +151,22 @@ def compute_embeddings(
         min_box_size (4): with ``patches_field``, the smallest box side, in
             pixels of the image (the box clipped to it, before the margin), that
             is embedded
+        token_pooling (None): when ``layer`` gives transformer tokens ``(B, N,
+            D)`` (a ViT block): ``"cls"`` (the class token) or ``"mean"`` (the
+            mean of the patch tokens, class/register tokens left out); None
+            means ``"cls"`` for models with a class token, else ``"mean"``.
+            The run records what was used
 
     Returns:
         an :class:`EmbeddingsResults`
     """
     images.check_image_step(samples, batch_size=batch_size, num_workers=num_workers)
     inputs.check_choice(visualization, (None,) + embedding_map.METHODS, "visualization")
+    inputs.check_choice(token_pooling, (None,) + models.TOKEN_POOLING, "token_pooling")
+    models.check_model(model)
+    if _is_fiftyone(model):
+        _check_fiftyone_options(layer=layer, weights_path=weights_path, transforms=transforms,
+                                token_pooling=token_pooling, image_issues=image_issues)
     if patches_field is not None:
         if image_issues:
             raise ValueError("image_issues=True scores whole images and cannot run with "
@@ -159,7 +178,8 @@ def compute_embeddings(
             num_workers=num_workers, device=device, skip_failures=skip_failures,
             progress=progress, weights_path=weights_path, transforms=transforms,
             similarity_index=similarity_index, visualization=visualization,
-            overwrite=overwrite, crop_margin=crop_margin, min_box_size=min_box_size)
+            overwrite=overwrite, crop_margin=crop_margin, min_box_size=min_box_size,
+            token_pooling=token_pooling)
     error_field = embeddings_field + "_error"
     step = runs.Step(samples, STEP, fields=dict(embeddings=embeddings_field, error=error_field),
                      overwrite=overwrite)
@@ -168,13 +188,22 @@ def compute_embeddings(
               else None)
     ids, filepaths = samples.values(["id", "filepath"])
 
-    loaded = models.load_model(model, weights_path=weights_path, transforms=transforms,
-                               device=device)
-    extractor = models.FeatureExtractor(loaded.module, layer=layer)
-    outputs = images.run_model(filepaths, loaded, forward=extractor, batch_size=batch_size,
-                               num_workers=num_workers, skip_failures=skip_failures,
-                               progress=progress,
-                               extras=_image_issues.image_scores if issues else None)
+    fo_model = models.fiftyone_embedding_model(model)
+    if fo_model is not None:
+        outputs = _fiftyone_embeddings(samples, fo_model, filepaths, batch_size=batch_size,
+                                       num_workers=num_workers, skip_failures=skip_failures,
+                                       progress=progress)
+        source = _fiftyone_source(fo_model)
+    else:
+        loaded = models.load_model(model, weights_path=weights_path, transforms=transforms,
+                                   device=device)
+        extractor = models.FeatureExtractor(loaded.module, layer=layer,
+                                            token_pooling=token_pooling)
+        outputs = images.run_model(filepaths, loaded, forward=extractor,
+                                   batch_size=batch_size, num_workers=num_workers,
+                                   skip_failures=skip_failures, progress=progress,
+                                   extras=_image_issues.image_scores if issues else None)
+        source = _source(loaded, extractor)
     vectors, errors = outputs[:2]
 
     dim = vectors.shape[1] if vectors is not None else None
@@ -194,9 +223,8 @@ def compute_embeddings(
         samples.set_values(error_field, dict(zip(ids, error_values)), key_field="id")
 
     num_embedded = len(ids) - len(errors)
-    params = _params(loaded, extractor, embeddings_field=embeddings_field,
-                     batch_size=batch_size, similarity_index=bool(similarity_index),
-                     visualization=visualization)
+    params = dict(source, embeddings_field=embeddings_field, batch_size=batch_size,
+                  similarity_index=bool(similarity_index), visualization=visualization)
     counts = dict(samples=len(ids), embedded=num_embedded, failed=len(errors), dim=dim)
     # Recorded before the Brain runs: one that fails (e.g. umap-learn missing) must
     # not leave the written vectors marked "writing", to be removed as half-written.
@@ -214,18 +242,87 @@ def compute_embeddings(
         num_embedded=num_embedded,
         failures=dict(collections.Counter(errors.values())),
         run_key=key,
-        model=loaded.name,
-        layer=extractor.layer,
+        model=source["model"],
+        layer=source["layer"],
         brain_keys=brain_keys,
         image_issues=issues_results,
         seconds=step.seconds,
     )
 
 
-def _params(loaded, extractor, **options):
-    """The run record's parameters: what produced the vectors, then the options."""
+def _source(loaded, extractor):
+    """The run record's parameters saying what produced the vectors (Winnow's path)."""
     return dict(model=loaded.name, weights=loaded.weights, layer=extractor.layer,
-                layer_capture=extractor.capture, **options)
+                layer_capture=extractor.capture, path="winnow",
+                token_pooling=extractor.token_pooling if extractor.saw_tokens else None)
+
+
+def _is_fiftyone(model):
+    return models.is_fiftyone_model(model) or (
+        isinstance(model, str) and model.startswith("zoo:"))
+
+
+def _check_fiftyone_options(*, layer, weights_path, transforms, token_pooling,
+                            image_issues=False):
+    # A FiftyOne Model brings its own layer, weights and preprocessing.
+    given = [name for name, value in (("layer", layer), ("weights_path", weights_path),
+                                      ("transforms", transforms),
+                                      ("token_pooling", token_pooling),
+                                      ("image_issues", image_issues)) if value]
+    if given:
+        raise ValueError("%s do(es) not apply to a FiftyOne model: it brings its own "
+                         "embeddings layer, weights and preprocessing and runs through "
+                         "FiftyOne's compute_embeddings (image issues: run "
+                         "find_image_issues)" % ", ".join(given))
+
+
+def _fiftyone_source(fo_model):
+    config = getattr(fo_model, "config", None)
+    name = getattr(config, "model_name", None) or type(fo_model).__name__
+    layer = getattr(config, "embeddings_layer", None)
+    return dict(model=name, weights="FiftyOne model", layer=layer, layer_capture=None,
+                path="fiftyone", token_pooling=None)
+
+
+def _fiftyone_reason(filepath):
+    """Why FiftyOne returned no vector: the image's own error when it can't be read,
+    else FiftyOne's batch-level skipping."""
+    try:
+        images.read_image(filepath)
+    except Exception as e:
+        return images.describe_error(e)
+    return ("no embedding from the FiftyOne model (FiftyOne skips a whole batch when one "
+            "of its images fails; see its log)")
+
+
+def _fiftyone_embeddings(samples, fo_model, filepaths, *, batch_size, num_workers,
+                         skip_failures, progress):
+    """FiftyOne's own ``compute_embeddings`` in memory (Winnow writes the vectors
+    in its one bulk write): ``(vectors (N, D) or None, {i: reason})``."""
+    def run(view, progress):
+        out = view.compute_embeddings(fo_model, batch_size=batch_size, num_workers=num_workers,
+                                      skip_failures=skip_failures, progress=progress)
+        return list(out) if out is not None else []
+
+    rows = run(samples, progress)
+    errors = {i: _fiftyone_reason(filepaths[i]) for i, row in enumerate(rows) if row is None}
+    # FiftyOne drops a whole batch for one unreadable image: the readable rest runs again.
+    again = sorted(i for i, reason in errors.items() if reason.startswith("no embedding"))
+    if again:
+        ids = samples.values("id")
+        for i, row in zip(again, run(samples.select([ids[i] for i in again], ordered=True),
+                                     False)):
+            if row is not None:
+                rows[i] = row
+                del errors[i]
+    done = [np.asarray(r, dtype=np.float32).ravel() for r in rows if r is not None]
+    if not done:
+        return None, errors
+    vectors = np.zeros((len(rows), len(done[0])), dtype=np.float32)
+    for i, row in enumerate(rows):
+        if row is not None:
+            vectors[i] = np.asarray(row, dtype=np.float32).ravel()
+    return vectors, errors
 
 
 def check_crop_options(embeddings_field, crop_margin, min_box_size):
@@ -273,7 +370,7 @@ def _reason_kind(reason):
 def _compute_object_embeddings(samples, pf, *, model, layer, embeddings_field, batch_size,
                                num_workers, device, skip_failures, progress, weights_path,
                                transforms, similarity_index, visualization, overwrite,
-                               crop_margin, min_box_size):
+                               crop_margin, min_box_size, token_pooling=None):
     margin, floor = check_crop_options(embeddings_field, crop_margin, min_box_size)
     step = runs.Step(samples, STEP,
                      fields=dict(embeddings=embeddings_field, error=embeddings_field + "_error"),
@@ -282,13 +379,23 @@ def _compute_object_embeddings(samples, pf, *, model, layer, embeddings_field, b
     ids, filepaths, object_ids, boxes = _read_objects(samples, pf)
     num_objects = sum(len(o) for o in object_ids)
 
-    loaded = models.load_model(model, weights_path=weights_path, transforms=transforms,
-                               device=device)
-    extractor = models.FeatureExtractor(loaded.module, layer=layer)
-    vectors, errors, image_errors = images.run_model_on_objects(
-        filepaths, boxes, loaded, forward=extractor, context=margin, min_box_size=floor,
-        batch_size=batch_size, num_workers=num_workers, skip_failures=skip_failures,
-        progress=progress)
+    fo_model = models.fiftyone_embedding_model(model)
+    if fo_model is not None:
+        vectors, errors, image_errors = _fiftyone_patch_embeddings(
+            samples, pf, fo_model, ids, filepaths, object_ids, margin=margin,
+            batch_size=batch_size, num_workers=num_workers, skip_failures=skip_failures,
+            progress=progress)
+        source, floor = _fiftyone_source(fo_model), None  # FiftyOne embeds every box
+    else:
+        loaded = models.load_model(model, weights_path=weights_path, transforms=transforms,
+                                   device=device)
+        extractor = models.FeatureExtractor(loaded.module, layer=layer,
+                                            token_pooling=token_pooling)
+        vectors, errors, image_errors = images.run_model_on_objects(
+            filepaths, boxes, loaded, forward=extractor, context=margin, min_box_size=floor,
+            batch_size=batch_size, num_workers=num_workers, skip_failures=skip_failures,
+            progress=progress)
+        source = _source(loaded, extractor)
     dim = vectors.shape[1] if vectors is not None else None
 
     # Every object of the view gets both attributes, so a re-run replaces the vector
@@ -314,10 +421,9 @@ def _compute_object_embeddings(samples, pf, *, model, layer, embeddings_field, b
     unreadable = set(image_errors.values())
     failures = collections.Counter(
         reason if reason in unreadable else _reason_kind(reason) for reason in errors.values())
-    params = _params(loaded, extractor, embeddings_field=embeddings_field,
-                     patches_field=pf.name, crop_margin=margin, min_box_size=floor,
-                     batch_size=batch_size, similarity_index=bool(similarity_index),
-                     visualization=visualization)
+    params = dict(source, embeddings_field=embeddings_field, patches_field=pf.name,
+                  crop_margin=margin, min_box_size=floor, batch_size=batch_size,
+                  similarity_index=bool(similarity_index), visualization=visualization)
     counts = dict(samples=len(ids), objects=num_objects, embedded=num_embedded,
                   failed=len(errors), images_failed=len(image_errors), dim=dim)
     key = step.record(params, counts)
@@ -332,8 +438,8 @@ def _compute_object_embeddings(samples, pf, *, model, layer, embeddings_field, b
         num_embedded=num_embedded,
         failures=dict(failures),
         run_key=key,
-        model=loaded.name,
-        layer=extractor.layer,
+        model=source["model"],
+        layer=source["layer"],
         brain_keys=brain_keys,
         image_issues=None,
         seconds=step.seconds,
@@ -343,8 +449,36 @@ def _compute_object_embeddings(samples, pf, *, model, layer, embeddings_field, b
     )
 
 
+def _fiftyone_patch_embeddings(samples, pf, fo_model, ids, filepaths, object_ids, *, margin,
+                               batch_size, num_workers, skip_failures, progress):
+    """FiftyOne's own ``compute_patch_embeddings`` in memory, boxes grown by the same
+    margin (FiftyOne's ``alpha`` grows width and height by ``2 * margin``):
+    ``(vectors (M, D) or None, {m: reason}, {i: reason})`` over the objects in order."""
+    out = samples.compute_patch_embeddings(
+        fo_model, pf.name, alpha=2 * margin if margin else None, handle_missing="skip",
+        batch_size=batch_size, num_workers=num_workers, skip_failures=skip_failures,
+        progress=progress)
+    num_objects = sum(len(o) for o in object_ids)
+    vectors, errors, image_errors = None, {}, {}
+    m = 0
+    for i, (sid, labels) in enumerate(zip(ids, object_ids)):
+        rows = out.get(sid) if labels else None
+        if labels and (rows is None or len(rows) != len(labels)):
+            reason = _fiftyone_reason(filepaths[i])
+            if not reason.startswith("no embedding"):
+                image_errors[i] = reason
+            errors.update((m + k, reason) for k in range(len(labels)))
+        elif labels:
+            rows = np.asarray(rows, dtype=np.float32).reshape(len(labels), -1)
+            if vectors is None:
+                vectors = np.zeros((num_objects, rows.shape[1]), dtype=np.float32)
+            vectors[m:m + len(labels)] = rows
+        m += len(labels)
+    return vectors, errors, image_errors
+
+
 def embed_images(filepaths, *, model=models.DEFAULT_MODEL, layer=None, batch_size=32,
-                 num_workers=None, device=None, progress=False):
+                 num_workers=None, device=None, progress=False, token_pooling=None):
     """Array-level embeddings of image files (no dataset involved).
 
     Args:
@@ -355,7 +489,7 @@ def embed_images(filepaths, *, model=models.DEFAULT_MODEL, layer=None, batch_siz
         (rows of failed images are NaN) and ``errors`` a dict ``{i: reason}``
     """
     loaded = models.load_model(model, device=device)
-    extractor = models.FeatureExtractor(loaded.module, layer=layer)
+    extractor = models.FeatureExtractor(loaded.module, layer=layer, token_pooling=token_pooling)
     vectors, errors = images.run_model(list(filepaths), loaded, forward=extractor,
                                        batch_size=batch_size, num_workers=num_workers,
                                        progress=progress)
@@ -392,7 +526,7 @@ def _build_brain_runs(samples, field, similarity_index, visualization, num_embed
 
 
 def embed_arrays(images, *, model=models.DEFAULT_MODEL, layer=None, size=224, batch_size=64,
-                 device=None, progress=False):
+                 device=None, progress=False, token_pooling=None):
     """Array-level embeddings of decoded images (no files, no dataset).
 
     The images are resized to ``size`` px (bilinear, antialiased), replicated to
@@ -412,7 +546,7 @@ def embed_arrays(images, *, model=models.DEFAULT_MODEL, layer=None, size=224, ba
         raise ValueError("images must be an (N, H, W) or (N, H, W, 3) uint8 array; got %s %s"
                          % (images.dtype, images.shape))
     loaded = models.load_model(model, device=device)
-    extractor = models.FeatureExtractor(loaded.module, layer=layer)
+    extractor = models.FeatureExtractor(loaded.module, layer=layer, token_pooling=token_pooling)
     dev = next(loaded.module.parameters()).device
     loaded.module.to(memory_format=torch.channels_last)
     mean = torch.tensor(models.IMAGENET_MEAN, device=dev).view(1, 3, 1, 1)
