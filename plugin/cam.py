@@ -291,6 +291,25 @@ def global_pooling_layer(module):
     return name
 
 
+def transformer_cam_layer(module):
+    """The default heatmap layer of a vision transformer: the first LayerNorm of
+    its last block (torchvision ``encoder.layers.encoder_layer_11.ln_1``, timm
+    ``blocks.11.norm1``, open_clip ``transformer.resblocks.11.ln_1``), or None
+    when the model has no transformer blocks.
+
+    Not the last block's output: a class-token head reads only the class token
+    there, so the patch tokens get no gradient; the input of the last attention
+    is where they still reach it (pytorch-grad-cam's choice for ViTs too).
+    """
+    norms = collections.defaultdict(list)
+    for name, m in module.named_modules():
+        if isinstance(m, nn.LayerNorm) and "." in name:
+            norms[name.rsplit(".", 1)[0]].append(name)
+    # A transformer block holds two norms (before attention and before the MLP).
+    blocks = [names for names in norms.values() if len(names) >= 2]
+    return blocks[-1][0] if blocks else None
+
+
 class _Capture:
     """Forward hook keeping one module's input or output (the last call wins)."""
 
@@ -330,6 +349,13 @@ class CamModel:
       batch); any other head or layer runs one backward pass per batch
       (``gradients="backward"``).
     - ``method="eigencam"``: one forward pass, no target.
+
+    Vision transformers: a layer whose output is tokens ``(B, N, D)`` is read
+    as maps ``(B, D, h, w)``: the class/register tokens dropped, the patch
+    tokens laid out on their grid (:func:`winnow.plugin.models.tokens_to_maps`).
+    The default layer of a transformer without global pooling is
+    :func:`transformer_cam_layer`; its gradients come from a backward pass.
+    Classic CAM needs conv maps with pooling + linear head and refuses tokens.
     """
 
     def __init__(self, loaded, method="cam", layer=None):
@@ -337,6 +363,18 @@ class CamModel:
         self.module = loaded.module
         self.method = method
         self.fc_name = None
+        self.num_prefix = models.num_prefix_tokens(self.module)
+        if getattr(self.module, models.EMBEDDING_LAYER_ATTR, None) is not None:
+            raise ValueError("%s is an image encoder without class scores (e.g. CLIP's image "
+                             "tower): heatmaps explain a classifier's class; use a classifier"
+                             % loaded.name)
+        vit_layer = (transformer_cam_layer(self.module)
+                     if layer is None and global_pooling_layer(self.module) is None else None)
+        if method == "cam" and vit_layer is not None:
+            raise ValueError("Classic CAM needs conv maps with global average pooling and one "
+                             "linear layer; %s is a transformer: use a gradient method "
+                             "(method='gradcam', 'gradcam++', ...) or 'eigencam'"
+                             % type(self.module).__name__)
         if method == "cam":
             self.fc_name = models.default_layer(self.module)
         elif method in GRADIENT_MAPS and layer is None:
@@ -348,11 +386,15 @@ class CamModel:
         # "backward"; None until the first batch shows whether the head is linear.
         self.gradients = ("none" if method in ("cam", "eigencam")
                           else None if self.fc_name else "backward")
-        if layer is None:
+        if layer is None and vit_layer is not None:
+            self.layer, self.capture = vit_layer, "output"
+            if method in GRADIENT_MAPS:
+                self.gradients = "backward"
+        elif layer is None:
             pool = global_pooling_layer(self.module)
             if pool is None:
-                raise ValueError("%s has no nn.AdaptiveAvgPool2d global pooling; pass layer= "
-                                 "(a conv layer, see winnow.list_layers)"
+                raise ValueError("%s has no nn.AdaptiveAvgPool2d global pooling nor transformer "
+                                 "blocks; pass layer= (a conv layer, see winnow.list_layers)"
                                  % type(self.module).__name__)
             self.layer, self.capture = pool, "input"
         else:
@@ -410,22 +452,35 @@ class CamModel:
     def _backward_maps(self, x, targets_fn, hook):
         with torch.enable_grad():
             logits = self.module(x)
-            maps = self._maps(hook)
+            acts = self._raw(hook)
             targets = targets_fn(logits.detach().float())
             idx = torch.as_tensor(targets, device=logits.device, dtype=torch.long)
             score = logits.gather(1, idx[:, None]).sum()
-            grads, = torch.autograd.grad(score, maps)
-        raw = GRADIENT_MAPS[self.method](maps.detach().cpu(), grads.cpu())
+            grads, = torch.autograd.grad(score, acts)
+        maps, grads = self._as_maps(acts.detach()), self._as_maps(grads)
+        raw = GRADIENT_MAPS[self.method](maps.float().cpu(), grads.float().cpu())
         return raw, logits.detach().float().cpu(), targets
 
-    def _maps(self, hook):
-        maps = hook.value
-        if maps is None:
+    def _raw(self, hook):
+        value = hook.value
+        if value is None:
             raise RuntimeError("Layer %r did not run in the forward pass" % self.layer)
-        if not torch.is_tensor(maps) or maps.dim() != 4:
-            raise ValueError("Layer %r gives %s, not (B, C, h, w) maps; choose a conv layer"
-                             % (self.layer, tuple(getattr(maps, "shape", ()))))
-        return maps
+        if not torch.is_tensor(value) or value.dim() not in (3, 4):
+            raise ValueError("Layer %r gives %s, not (B, C, h, w) maps nor (B, N, D) tokens; "
+                             "choose a conv layer or a transformer block"
+                             % (self.layer, tuple(getattr(value, "shape", ()))))
+        if value.dim() == 3 and self.method == "cam":
+            raise ValueError("Classic CAM needs conv maps with global average pooling and one "
+                             "linear layer; layer %r gives transformer tokens: use a gradient "
+                             "method (method='gradcam', ...) or 'eigencam'" % self.layer)
+        return value
+
+    def _as_maps(self, value):
+        # Tokens (B, N, D) -> (B, D, h, w) on the patch grid; conv maps unchanged.
+        return models.tokens_to_maps(value, self.num_prefix) if value.dim() == 3 else value
+
+    def _maps(self, hook):
+        return self._as_maps(self._raw(hook))
 
     def _linear_head_ok(self, maps, logits):
         # CAM, and gradients without a backward pass, are exact only when
