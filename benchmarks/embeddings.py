@@ -27,10 +27,12 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import fiftyone as fo  # noqa: E402
-import fiftyone.utils.torch as fout  # noqa: E402
 
 import winnow  # noqa: E402
 from winnow.plugin import fashion_mnist, images, models  # noqa: E402
+# THE FiftyOne TorchImageModel set-up of a Winnow-loaded network (also imported by
+# benchmarks/object_embeddings.py and the tests): one copy, in the package.
+from winnow.plugin.models import fiftyone_model  # noqa: E402,F401
 
 
 def pure_forward(loaded, paths, batch_size, channels_last):
@@ -48,20 +50,6 @@ def pure_forward(loaded, paths, batch_size, channels_last):
         seconds = time.perf_counter() - start
     module.to(memory_format=torch.contiguous_format)
     return seconds
-
-
-def fiftyone_model(loaded):
-    """The same network as a FiftyOne ``TorchImageModel`` (what a zoo user runs):
-    embeddings from the input of the classifier, FiftyOne's own transforms path."""
-    config = fout.TorchImageModelConfig(dict(
-        model=loaded.module.to(memory_format=torch.contiguous_format),
-        transforms=loaded.transforms,
-        embeddings_layer="<_fc",
-        raw_inputs=False,
-        ragged_batches=False,
-        device="cpu",
-    ))
-    return fout.TorchImageModel(config)
 
 
 def fiftyone_stock(loaded, dataset, batch_size):

@@ -579,8 +579,15 @@ def compute_cam(
 
     Args:
         samples: a :class:`fiftyone.core.collections.SampleCollection`
-        model ("efficientnet-lite0"): a model name, ``torch.nn.Module`` or
-            :class:`winnow.plugin.models.LoadedModel`
+        model ("efficientnet-lite0"): a classifier: a torchvision name,
+            ``"timm:<name>"``, ``"zoo:<name>"`` or a FiftyOne
+            ``TorchImageModel`` (its torch module is run here), a
+            ``torch.nn.Module`` or a :class:`winnow.plugin.models.LoadedModel`.
+            Vision transformers (torchvision, timm) work with the gradient
+            methods and Eigen-CAM: their patch tokens are laid out on the
+            patch grid (class and register tokens dropped), by default at the
+            first LayerNorm of the last block. CLIP image towers have no
+            classes and are refused
         method ("gradcam"): ``"cam"`` (classic CAM: one forward pass, no
             gradients; needs global average pooling + one linear layer); the
             gradient-weighted ``"gradcam"``, ``"gradcam++"``, ``"hirescam"``,
@@ -608,7 +615,8 @@ def compute_cam(
             max (Grad-CAM's published 15 %)
         box_mode ("largest"): ``"largest"`` connected component or ``"all"``
         scales (None): input sizes; several are combined by geometric mean,
-            the target is decided at the first. None means ``[224]``
+            the target is decided at the first. None means the model's own
+            input size (224 for the default and most ImageNet models)
         map_size ((64, 64)): ``(h, w)`` (or one int) of the stored maps
         map_dir (None): write the maps as 8-bit PNGs in this directory and
             store their paths (``map_path``) instead of the arrays
@@ -623,10 +631,12 @@ def compute_cam(
     Returns:
         a :class:`CamResults`
     """
+    model_size = scales is None  # the model's own input size, once it is loaded
     scales = _validate_scales(scales)
     map_size = _validate_map_size(map_size)
     images.check_image_step(samples, batch_size=batch_size, num_workers=num_workers)
     inputs.check_choice(method, METHODS, "method")
+    models.check_model(model)
     _check_boxes(threshold, box_mode, "box_mode")
     error_field = heatmap_field + "_error"
     fields = [f for f in (heatmap_field, prediction_field, boxes_field, error_field) if f]
@@ -640,6 +650,8 @@ def compute_cam(
     ids, filepaths = samples.values(["id", "filepath"])
 
     loaded = models.load_model(model, weights_path=weights_path, device=device)
+    if model_size and isinstance(loaded.transforms, models.ImagePreprocess):
+        scales = [loaded.transforms.size]
     classes = loaded.classes
     label_targets = _resolve_target(samples, target, classes)
     target_index = target if target == "predicted" or label_targets is not None else \
