@@ -211,6 +211,48 @@ def check_fields(samples, patches_field, pred_field):
     return pf, pred
 
 
+def check_outputs(samples, pf, pred, *, tag="label_issue", overlooked_tag="overlooked",
+                  quality_field="label_quality", save_view=True, overwrite=False,
+                  parts=("fields", "tags")):
+    """Refuses, reading only, outputs of :func:`find_detection_issues` that are not its
+    run's to write (the engine's check, and the operator form's as the user types).
+
+    Args:
+        pf, pred: the :class:`~winnow.plugin.inputs.PatchesField` of the annotated
+            and the predicted boxes (:func:`check_fields`)
+        parts: ``"fields"`` (the boxes' attributes and the images' field) and/or
+            ``"tags"`` (the label tags and saved views) to check
+
+    Returns:
+        the names of the saved views the run writes
+    """
+    for name, value in (("tag", tag), ("overlooked_tag", overlooked_tag),
+                        ("quality_field", quality_field)):
+        inputs.check_name(value, name)
+    if tag == overlooked_tag:
+        raise ValueError("tag and overlooked_tag must differ; both are %r" % tag)
+    if quality_field in (SWAP_ATTR, BADLOC_ATTR, TYPE_ATTR):
+        raise ValueError("quality_field must differ from %s, %s and %s (written too)"
+                         % (SWAP_ATTR, BADLOC_ATTR, TYPE_ATTR))
+    saved = [runs.objects_view_name(pf, tag), runs.objects_view_name(pred, overlooked_tag)] \
+        if save_view else []
+    key = runs.run_key(STEP, pf.path(quality_field))  # runs.Step's key for this run
+    owners = runs.owners(samples._root_dataset)
+    if "fields" in parts:
+        inputs.check_writable(samples, key, owners=owners, overwrite=overwrite,
+                              fields=[quality_field, SWAP_ATTR, BADLOC_ATTR, TYPE_ATTR],
+                              patches_field=pf)
+        inputs.check_writable(samples, key, owners=owners, fields=[OVERLOOKED_ATTR],
+                              overwrite=overwrite, patches_field=pred)
+        inputs.check_writable(samples, key, owners=owners, fields=[quality_field],
+                              overwrite=overwrite)
+    if "tags" in parts:
+        inputs.check_writable(samples, key, owners=owners, overwrite=overwrite,
+                              label_tags={tag: [pf.name], overlooked_tag: [pred.name]},
+                              saved_views=saved)
+    return saved
+
+
 def _check_box(box, what, oid):
     try:
         box = [float(v) for v in box]
@@ -354,31 +396,18 @@ def find_detection_issues(samples, *, patches_field, pred_field, tag="label_issu
     inputs.check_collection(samples)
     samples = inputs.samples_of_patches(samples, patches_field)
     pf, pred = check_fields(samples, patches_field, pred_field)
-    for name, value in (("tag", tag), ("overlooked_tag", overlooked_tag),
-                        ("quality_field", quality_field)):
-        inputs.check_name(value, name)
-    if tag == overlooked_tag:
-        raise ValueError("tag and overlooked_tag must differ; both are %r" % tag)
-    if quality_field in (SWAP_ATTR, BADLOC_ATTR, TYPE_ATTR):
-        raise ValueError("quality_field must differ from %s, %s and %s (written too)"
-                         % (SWAP_ATTR, BADLOC_ATTR, TYPE_ATTR))
-    views = {runs.objects_view_name(pf, tag): tag,
-             runs.objects_view_name(pred, overlooked_tag): overlooked_tag}
-    saved = list(views) if save_view else []
+    saved = check_outputs(samples, pf, pred, tag=tag, overlooked_tag=overlooked_tag,
+                          quality_field=quality_field, save_view=save_view,
+                          overwrite=overwrite)
     step = runs.Step(samples, STEP,
                      fields=dict(quality=quality_field, swap=SWAP_ATTR, badloc=BADLOC_ATTR,
                                  issue_type=TYPE_ATTR),
                      label_tags={tag: [pf.name], overlooked_tag: [pred.name]},
                      saved_views=saved, score=dict(field=quality_field, descending=False),
                      overwrite=overwrite, patches_field=pf)
-    # The run also writes an attribute of the predictions and a sample field: checked
-    # here with the run's key, and recorded with its outputs (so delete_run and a
-    # crashed write's cleanup remove them too).
-    owners = runs.owners(samples._root_dataset)
-    inputs.check_writable(samples, step.key, owners=owners, fields=[OVERLOOKED_ATTR],
-                          overwrite=overwrite, patches_field=pred)
-    inputs.check_writable(samples, step.key, owners=owners, fields=[quality_field],
-                          overwrite=overwrite)
+    # The run also writes an attribute of the predictions and a sample field (checked
+    # by check_outputs): recorded with its outputs, so delete_run and a crashed
+    # write's cleanup remove them too.
     step.outputs["fields"] += [pred.path(OVERLOOKED_ATTR), quality_field]
     step.outputs["roles"].update(overlooked=pred.path(OVERLOOKED_ATTR),
                                  image_quality=quality_field)
@@ -463,6 +492,7 @@ def find_detection_issues(samples, *, patches_field, pred_field, tag="label_issu
 
     from cleanlab.internal import constants as c
 
+    views = dict(zip(saved, (tag, overlooked_tag)))  # {saved view: the tag it shows}
     params = dict(patches_field=pf.name, pred_field=pred.name, tag=tag,
                   overlooked_tag=overlooked_tag, quality_field=quality_field,
                   overlapping_label_check=bool(overlapping_label_check), views=views,
