@@ -15,7 +15,8 @@ The weights file is a plain dict of tensors, lists and strings:
 - ``head``: the new classifier's ``weight`` ``(K, D)`` and ``bias`` ``(K,)``
 - ``classes``: the K class names, in the head's order
 - ``winnow``: what made it (model, input size, normalisation, best epoch,
-  held-out accuracy, fold)
+  held-out accuracy, fold, and the ids of the samples it trained on and
+  chose its epoch by)
 
 :func:`load_fine_tuned` rebuilds the network WITH the new head and the
 dataset's class names and input size (a :class:`~winnow.plugin.models.LoadedModel`
@@ -626,7 +627,11 @@ def fine_tune(samples, label_field="ground_truth", *, model=models.DEFAULT_MODEL
             saved = _weights_file(best, head, original_head, classes, cfg, dict(
                 best_epoch=epoch, val_accuracy=acc, history=history,
                 fold=f if folds else None, folds=folds, label_field=label_field,
-                train_layers=train_layers))
+                train_layers=train_layers,
+                # What this model saw (trained on, or chose its epoch by): the record
+                # that shows a cross-fitted sample was never seen by its model.
+                trained_on=[ids[i] for i in train_rows],
+                validated_on=[ids[i] for i in val_rows]))
             _save_atomic(saved, done)
             best_epochs.append(epoch)
             accuracies.append(acc)
