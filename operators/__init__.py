@@ -28,3 +28,7 @@ from .find_image_issues import FindImageIssues  # noqa: E402
 from .find_leaks import FindLeaks  # noqa: E402
 
 OPERATORS += [FindImageIssues, FindDuplicates, FindLeaks]
+
+from .fine_tune import FineTune  # noqa: E402
+
+OPERATORS += [FineTune]

@@ -163,7 +163,7 @@ def test_every_operator_runs_delegated_with_one_worker(make_dataset, tmp_path):
     # Every operator the plugin declares is exercised below.
     stage_ops = [
         ["compute_embeddings", "compute_cam", "tag_with_pretrained", "find_image_issues",
-         "find_duplicates"],
+         "find_duplicates", "fine_tune"],
         ["extract_topics", "find_outliers", "find_redundant", "find_label_issues",
          "predict_labels", "find_representatives", "find_leaks"],
         ["filter_dataset", "accept_suggestions"],
@@ -186,6 +186,8 @@ def test_every_operator_runs_delegated_with_one_worker(make_dataset, tmp_path):
         stages.queue("tag_with_pretrained", ds, k=3, batch_size=16)
         stages.queue("find_image_issues", ds, batch_size=16)
         stages.queue("find_duplicates", ds)
+        stages.queue("fine_tune", ds, epochs=1, image_size=32, train_layers=2, num_workers=0,
+                     output_path=str(tmp_path / "ft.pt"))
         stages.run(stage_ops[0])
         ds.reload()
         assert len(ds.exists("embedding")) == n
@@ -196,7 +198,9 @@ def test_every_operator_runs_delegated_with_one_worker(make_dataset, tmp_path):
         # The 6 photographs are odd sizes beside the 28 px Fashion-MNIST images.
         assert len(ds.match_tags("odd_size")) == 6
         assert len(ds.exists("content_hash")) == n
-        for method in ("embeddings", "cam", "pretrained_tags", "image_issues", "duplicates"):
+        assert os.path.isfile(str(tmp_path / "ft.pt"))
+        for method in ("embeddings", "cam", "pretrained_tags", "image_issues", "duplicates",
+                       "fine_tune"):
             _assert_run_results(ds, method)
 
         # Stage 2: what reads embeddings, tags or labels (each writes its own fields/tags).

@@ -173,3 +173,28 @@ def test_folds_embed_each_sample_with_the_model_that_never_saw_it(demo, tmp_path
     assert run["params"]["out_of_sample"] is True
     winnow.delete_run(demo, results.run_key)
     assert not {"cv", "cv_fold", "cv_pred"} & set(demo.get_field_schema())
+
+
+def test_operator_form_is_delegated_by_default_and_runs(demo, tmp_path):
+    import fiftyone.operators as foo
+    from fiftyone.operators.executor import ExecutionContext, Executor
+
+    uri = "@winnow/curation/fine_tune"
+    op = foo.get_operator(uri)
+    assert op.config.default_choice_to_delegated and op.config.allow_delegated_execution
+
+    def context(params):
+        return ExecutionContext(request_params=dict(dataset_name=demo.name, params=params),
+                                executor=Executor(), operator_uri=uri)
+
+    form = op.resolve_type(context(dict(train_layers="zero")), "inputs").type.properties
+    assert {"label_field", "model", "epochs", "train_layers", "folds", "embeddings_field",
+            "output_path"} <= set(form)
+    assert form["train_layers"].invalid  # the engine's own check, shown as typed
+    assert not op.resolve_type(context({}), "inputs").type.properties["train_layers"].invalid
+
+    path = str(tmp_path / "op.pt")
+    result = op(demo, delegate=False, epochs=1, image_size=32, num_workers=0, train_layers=1,
+                batch_size=16, output_path=path, embeddings_field="op_emb")
+    result.raise_exceptions()
+    assert os.path.isfile(path) and len(demo.exists("op_emb")) == 40
