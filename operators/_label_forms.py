@@ -4,7 +4,7 @@ samples or objects)."""
 import fiftyone as fo
 import fiftyone.operators.types as types
 
-from ._common import flag, vector_fields
+from ._common import NONE, flag, none_choice, patches_fields, vector_fields
 
 CLASSIFIER_CHOICES = [
     ("auto", "Auto: bagged MLPs and logistic regressions, mixed out of sample"),
@@ -70,6 +70,17 @@ def check_label_and_vectors(samples, options, props):
         return None
     if props["patches_field"] is None:  # no objects field to offer: the engine says why
         return None
+    if options.get("pred_field") is not None:  # predictions instead of embeddings
+        from winnow.plugin import detection_issues
+
+        samples = inputs.samples_of_patches(samples, options["patches_field"])
+        if not flag(props["patches_field"], inputs.patches_field, samples,
+                    options["patches_field"]):
+            return None
+        if not flag(props["pred_field"], detection_issues.check_fields, samples,
+                    options["patches_field"], options["pred_field"]):
+            return None
+        return inputs.patches_field(samples, options["patches_field"])
     from ._filter_form import check_objects
 
     # Run from a patches view of the field (e.g. the saved view of flagged objects).
@@ -77,10 +88,39 @@ def check_label_and_vectors(samples, options, props):
                          options, props)
 
 
-def label_inputs(inputs, ctx, defaults, label_description):
+def add_predictions_choice(ctx, inputs, patches):
+    """With objects, the optional "Predictions field" (``pred_field``): the other
+    Detections fields, or none (learn from the objects' embeddings).
+
+    Returns:
+        ``(prop, name)``: the form property (None when there is no other Detections
+        field) and the chosen predictions field (None: embeddings)
+    """
+    import fiftyone.core.labels as fol
+
+    schema = ctx.dataset.get_field_schema() if ctx.dataset is not None else {}
+    fields = [f for f in patches_fields(ctx.dataset) if f != patches
+              and issubclass(getattr(schema.get(f), "document_type", None) or object,
+                             fol.Detections)]
+    if not fields:
+        return None, None
+    dropdown = types.DropdownView()
+    dropdown.add_choice(NONE, label="None: learn each object's label from its embedding")
+    for name in fields:
+        dropdown.add_choice(name, label="Predictions in %s" % name)
+    prop = inputs.enum("pred_field", dropdown.values(), default=NONE, required=False,
+                       label="Predictions field", view=dropdown,
+                       description="A detector's boxes with confidences: cleanlab object "
+                                   "detection finds swapped classes, badly located boxes and "
+                                   "overlooked objects (tagged on the predictions)")
+    return prop, none_choice(ctx.params.get("pred_field"))
+
+
+def label_inputs(inputs, ctx, defaults, label_description, predictions=False):
     """The objects choice (the steps' one, shown when the dataset has objects), the
     label field (samples only: objects are learned by their own labels) and the
-    embeddings chooser.
+    embeddings chooser; with ``predictions`` and objects, the predictions field
+    (:func:`add_predictions_choice`), which replaces the embeddings when chosen.
 
     Returns:
         ``(props, patches_field)``: ``{option: property}`` for the engine's checks
@@ -97,9 +137,13 @@ def label_inputs(inputs, ctx, defaults, label_description):
         props["embeddings_field"] = field_chooser(
             inputs, "embeddings_field", vector_fields(ctx.dataset),
             defaults["embeddings_field"], "Embeddings field")
-    else:
-        props["embeddings_field"] = add_object_embeddings_choice(
-            ctx, inputs, defaults["embeddings_field"], patches)
+        return props, patches
+    if predictions:
+        props["pred_field"], pred = add_predictions_choice(ctx, inputs, patches)
+        if pred is not None:
+            return props, patches
+    props["embeddings_field"] = add_object_embeddings_choice(
+        ctx, inputs, defaults["embeddings_field"], patches)
     return props, patches
 
 
@@ -113,4 +157,7 @@ def label_options(options):
     objects(options)
     if options["patches_field"] is not None:
         options["label_field"] = label_issues.DEFAULT_LABEL_FIELD
+    if "pred_field" in options:  # the choice's "none": learn from embeddings
+        options["pred_field"] = none_choice(options["pred_field"]) \
+            if options["patches_field"] is not None else None
     return options

@@ -241,3 +241,37 @@ def test_bad_input_one_clear_error_nothing_written(planted):
         winnow.find_label_issues(ds, patches_field=FIELD, pred_field=PRED)
     res = winnow.find_label_issues(ds, patches_field=FIELD, pred_field=PRED, overwrite=True)
     assert res.num_issues == 2
+
+
+def _form(ds, **params):
+    import fiftyone.operators as foo
+    from fiftyone.operators.executor import ExecutionContext, Executor
+
+    uri = "@winnow/curation/find_label_issues"
+    ctx = ExecutionContext(request_params=dict(dataset_name=ds.name, params=params),
+                           executor=Executor(), operator_uri=uri)
+    props = foo.get_operator(uri).resolve_input(ctx).type.properties
+    return props, {k: p.error_message for k, p in props.items() if p.invalid}
+
+
+def test_operator_form_offers_predictions_on_objects_and_runs_them(planted):
+    import fiftyone.operators as foo
+
+    ds, plants = planted
+    assert "pred_field" not in _form(ds)[0]  # samples: no predictions choice
+    props, _ = _form(ds, patches_field=FIELD)
+    choices = props["pred_field"].type.values
+    assert PRED in choices and FIELD not in choices and "embeddings_field" in props
+    props, errors = _form(ds, patches_field=FIELD, pred_field=PRED)
+    assert errors == {}
+    assert not {"embeddings_field", "classifier", "suggestion_field"} & set(props)
+    # validation as the user types: a user's sample field is not the images' quality
+    _, errors = _form(ds, patches_field=FIELD, pred_field=PRED, quality_field="note")
+    assert list(errors) == ["quality_field"] and "already exists" in errors["quality_field"]
+    # run from Python as FiftyOne users do: the same results as the engine's
+    op = foo.get_operator("@winnow/curation/find_label_issues")
+    op(ds, patches_field=FIELD, pred_field=PRED).raise_exceptions()
+    assert ds.count_label_tags(FIELD) == {"label_issue": 2}
+    assert ds.count_label_tags(PRED) == {"overlooked": 1}
+    # a re-run of the same step is no conflict
+    assert _form(ds, patches_field=FIELD, pred_field=PRED)[1] == {}
