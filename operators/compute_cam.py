@@ -3,8 +3,9 @@
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ._common import (MODEL_CHOICES, call_operator, check_writable, engine_defaults,
+from ._common import (call_operator, check_writable, engine_defaults,
                       engine_options, flag, form_values, operator_config, run_engine, summarize)
+from .compute_embeddings import check_model_field, model_field
 
 # The engine's methods in its order; the gradient ones run without a backward pass at the
 # default layer of a pooling + linear head (benchmarks/cam.py: faithfulness and cost).
@@ -38,11 +39,7 @@ class ComputeCam(foo.Operator):
         inputs = types.Object()
         samples = ctx.target_view()
 
-        models = types.DropdownView()
-        for value, label in MODEL_CHOICES:
-            models.add_choice(value, label=label)
-        inputs.enum("model", models.values(), default=d["model"], required=True,
-                    label="Model", view=models)
+        model = model_field(inputs, d["model"])
         methods = types.DropdownView()
         for value, label in METHODS:
             methods.add_choice(value, label=label)
@@ -50,8 +47,9 @@ class ComputeCam(foo.Operator):
                     description="Grad-CAM family: any model and conv layer; CAM needs global "
                                 "pooling + one linear layer", view=methods)
         inputs.str("layer", default=d["layer"], required=False, label="Layer",
-                   description="A conv layer (winnow.list_layers(model)); empty means the "
-                               "last conv maps (the input of the global pooling)")
+                   description="A conv layer or transformer block (winnow.list_layers(model)); "
+                               "empty means the last conv maps (the input of the global "
+                               "pooling), or a ViT's last block")
 
         targets = types.AutocompleteView()
         targets.add_choice("predicted", label="predicted class")
@@ -91,6 +89,7 @@ class ComputeCam(foo.Operator):
                    label="Batch size")
         inputs.bool("overwrite", default=d["overwrite"], label="Overwrite existing fields")
 
+        check_model_field(model, form_values(inputs, ctx.params)["model"])
         if ctx.dataset is not None and flag(scales, _scales, ctx.params.get("scales")):
             o = _options(form_values(inputs, ctx.params), d)
             step, key_field = _engine().STEP, o["heatmap_field"]

@@ -31,6 +31,33 @@ def _options(params, defaults):
     return options
 
 
+# Typed forms the model box suggests beside the named models (any name of the
+# library works; the form checks it as the user types).
+MODEL_PATTERNS = [
+    ("timm:convnext_tiny", "timm:<name> (pip install \"fiftyone-winnow[timm]\")"),
+    ("clip:ViT-B-32/openai", "clip:<arch>/<pretrained> (open_clip image tower; extra [clip])"),
+    ("zoo:clip-vit-base32-torch", "zoo:<name> (FiftyOne model zoo, FiftyOne's own path)"),
+]
+
+
+def model_field(inputs, default):
+    """The model box of the image steps' forms: a name with suggestions, typed
+    forms allowed (torchvision names, timm:, clip:, zoo:)."""
+    view = types.AutocompleteView()
+    for value, label in MODEL_CHOICES + MODEL_PATTERNS:
+        view.add_choice(value, label=label)
+    return inputs.str("model", default=default, required=True, label="Model",
+                      description="A torchvision name, timm:<name>, clip:<arch>/<pretrained> "
+                                  "or zoo:<name>", view=view)
+
+
+def check_model_field(prop, value):
+    """Marks the model box invalid (unknown prefix or name, missing extra) as typed."""
+    from winnow.plugin import models
+
+    return flag(prop, models.check_model, value)
+
+
 def _flag_objects(field, margin, samples, o):
     """The engine's checks of an objects run, shown on the form as typed."""
     from winnow.plugin import embeddings, inputs
@@ -59,11 +86,7 @@ class ComputeEmbeddings(foo.Operator):
         inputs = types.Object()
         samples = ctx.target_view()
 
-        models = types.DropdownView()
-        for value, label in MODEL_CHOICES:
-            models.add_choice(value, label=label)
-        inputs.enum("model", models.values(), default=d["model"], required=True,
-                    label="Model", view=models)
+        model = model_field(inputs, d["model"])
         # The steps' one "Run on: Samples / Objects of <field>" choice (shown when the
         # dataset has a Detections/Polylines field).
         _, patches = add_objects_choice(ctx, inputs)
@@ -103,6 +126,7 @@ class ComputeEmbeddings(foo.Operator):
                             "find_image_issues, default thresholds)")
         inputs.bool("overwrite", default=d["overwrite"], label="Overwrite an existing field")
 
+        check_model_field(model, form_values(inputs, ctx.params)["model"])
         if ctx.dataset is not None:
             o = _options(form_values(inputs, ctx.params), d)
             if on_objects:
