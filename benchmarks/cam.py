@@ -29,6 +29,10 @@ are computed once). Time: the maps of the 32 images as one batch (best of
 ``--repeats``), per image, and as a multiple of one forward pass on the same
 batch (an embedding pass's model work).
 
+Part 1b, ViT Grad-CAM (:func:`part_vit`): cost and agreement with
+pytorch-grad-cam on a random-weight ViT-B/16 (no pretrained ViT offline, so
+no ROAD there).
+
 Part 2, end to end. The shipped demo set (300 Fashion-MNIST PNGs + 6 photos):
 compute_embeddings vs compute_cam with several methods, decode to bulk write,
 ``--repeats`` times interleaved on fresh fields, each path's best time.
@@ -364,8 +368,8 @@ def report1(args, rows, best, agree, road, drop, shared, n):
                  "%.4f" % agree[name] if name in agree else "", shared.get(name, "")))
     print("| forward pass only (an embedding pass's model work) | | | | | %.0f | 1.00 | | |"
           % (1000 * fwd / n))
-    print("| ViT Grad-CAM | not run: transformer models are another part of issue 16 "
-          "| | | | | | | |")
+    print("| ViT Grad-CAM | not measured: no pretrained ViT weights offline (see the ViT "
+          "table below: cost and agreement on a random-weight ViT-B/16) | | | | | | | |")
 
     default = args.default or _default_method()
     anchors = [name for name, kind, _, _ in rows if kind == "pgc"]
@@ -399,6 +403,94 @@ def _default_method():
     import inspect
 
     return inspect.signature(wcam.compute_cam).parameters["method"].default
+
+
+# ------------------------------------------------------------------ ViT
+
+
+def part_vit(args):
+    """Grad-CAM on a vision transformer: torchvision's ViT-B/16 with random weights
+    (no pretrained ViT is available offline; the head is re-drawn from N(0, 0.02²)
+    because torchvision starts it at zero, which gives every class score a zero
+    gradient). Winnow's CamModel (tokens on the 14 × 14 patch grid, class token
+    dropped, default layer the last block's first LayerNorm) beside
+    pytorch-grad-cam's GradCAM and GradCAM++ with the usual ViT reshape on the
+    same layer and inputs: time per image, × one forward pass, and Pearson r of
+    the maps. ROAD is not reported: on random weights it measures nothing."""
+    import pytorch_grad_cam as pgc
+    import torchvision
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    torch.manual_seed(0)
+    module = torchvision.models.vit_b_16(weights=None).eval()
+    nn.init.normal_(module.heads.head.weight, std=0.02)
+    loaded = models.load_model(module, device="cpu")
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = write_images(tmp)
+        x = input_batch(paths, loaded)
+    n = len(x)
+    with torch.inference_mode():
+        targets = module(x).argmax(dim=1).numpy()
+    layer = wcam.transformer_cam_layer(module)
+
+    def reshape(t):
+        side = int(round((t.shape[1] - 1) ** 0.5))
+        return t[:, 1:].reshape(t.shape[0], side, side, t.shape[2]).permute(0, 3, 1, 2)
+
+    def ref_fn(cls):
+        def fn():
+            with cls(model=module, target_layers=[dict(module.named_modules())[layer]],
+                     reshape_transform=reshape) as ref:
+                return ref(input_tensor=x,
+                           targets=[ClassifierOutputTarget(int(k)) for k in targets])
+        return fn
+
+    def ours_fn(method):
+        def fn():
+            raw, _, _ = wcam.CamModel(loaded, method=method)(x, lambda logits: targets)
+            return wcam.combine_scales([wcam.normalize_maps(raw)], (SIZE, SIZE))
+        return fn
+
+    def forward():
+        with torch.inference_mode():
+            module(x)
+
+    rows = [("forward pass only", forward),
+            ("Winnow Grad-CAM", ours_fn("gradcam")),
+            ("pytorch-grad-cam GradCAM", ref_fn(pgc.GradCAM)),
+            ("Winnow Grad-CAM++", ours_fn("gradcam++")),
+            ("pytorch-grad-cam GradCAM++", ref_fn(pgc.GradCAMPlusPlus))]
+    best, maps = {}, {}
+    forward()  # warm-up
+    for r in range(args.repeats):
+        for name, fn in rows:
+            start = time.perf_counter()
+            out = fn()
+            best[name] = min(best.get(name, float("inf")), time.perf_counter() - start)
+            if out is not None:
+                maps[name] = np.asarray(out, dtype=np.float32)
+        print("  ViT timing: repeat %d/%d done" % (r + 1, args.repeats), flush=True)
+
+    def agreement(a, b):
+        rs = [np.corrcoef(u.ravel(), v.ravel())[0, 1] for u, v in zip(maps[a], maps[b])
+              if u.std() > 0 and v.std() > 0]
+        empty = sum(1 for u, v in zip(maps[a], maps[b]) if not (u.std() > 0 and v.std() > 0))
+        return "%.4f (min over %d; %d both empty)" % (min(rs), len(rs), empty) if rs else "-"
+
+    fwd = best["forward pass only"]
+    print("\nViT Grad-CAM: torchvision ViT-B/16 @%d px, RANDOM weights (no pretrained ViT "
+          "offline), layer %s, the same %d inputs, predicted class, best of %d, %d CPU "
+          "threads\n" % (SIZE, layer, n, args.repeats, torch.get_num_threads()))
+    print("| method | ms / image | × forward | r vs pytorch-grad-cam | ROAD |")
+    print("|---|---:|---:|---|---|")
+    pairs = {"Winnow Grad-CAM": "pytorch-grad-cam GradCAM",
+             "Winnow Grad-CAM++": "pytorch-grad-cam GradCAM++"}
+    for name, _ in rows:
+        print("| %s | %.0f | %.2f | %s | %s |"
+              % (name, 1000 * best[name] / n, best[name] / fwd,
+                 agreement(name, pairs[name]) if name in pairs else "",
+                 "" if name.startswith("forward") else
+                 "not measured: random weights make it meaningless"))
 
 
 # ------------------------------------------------------------------ end to end
@@ -476,6 +568,8 @@ def main():
     parser.add_argument("--load", help="print part 1's tables from a --save file")
     parser.add_argument("--no-faithfulness", action="store_true")
     parser.add_argument("--no-end-to-end", action="store_true")
+    parser.add_argument("--no-vit", action="store_true",
+                        help="skip the ViT Grad-CAM table (random-weight ViT-B/16)")
     args = parser.parse_args()
     torch.manual_seed(0)
     if args.quick:  # a dry run of the code, not a measurement
@@ -484,6 +578,8 @@ def main():
         args.repeats, args.no_end_to_end = 1, True
     if not args.no_faithfulness:
         part1(args)
+    if not args.no_vit:
+        part_vit(args)
     if not args.no_end_to_end:
         part2(args)
     return 0
