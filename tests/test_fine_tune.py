@@ -1,5 +1,5 @@
 """winnow.fine_tune on the shipped demo images (real Fashion-MNIST PNGs, real weights,
-real MongoDB): tiny runs at 64 px, one epoch, a few dozen images."""
+real MongoDB): tiny runs at 32 px, one epoch, a few dozen images."""
 
 import os
 
@@ -15,7 +15,7 @@ from winnow.plugin import models
 
 from conftest import unique_name
 
-SIZE = 64
+SIZE = 32
 FAST = dict(epochs=1, image_size=SIZE, num_workers=0, progress=False, batch_size=16)
 
 
