@@ -42,7 +42,19 @@ ACCEPTED_TAG = "suggestion_accepted"
 SAMPLES = "__samples__"  # the switch's value for samples (others are objects fields)
 CROP_PX = 64  # object crops in the review list are at most this many pixels a side
 PARAMS_CHARS = 90  # a run's parameters beyond this are elided (full record: winnow.list_runs)
-PLOT_CONFIG = {"displaylogo": False}
+# "responsive": Plotly refits the plots to the panel when the window is resized.
+PLOT_CONFIG = {"displaylogo": False, "responsive": True}
+# Layout (FiftyOne 1.22 draws vertical and horizontal stacks as CSS grids whose implicit
+# track is "auto": a track grows to its widest item's min-content width, and a
+# horizontal stack never wraps). So the panel's column is pinned to the panel's width
+# (minmax(0, 1fr)); without it ten action buttons in one row widened it past the
+# panel's edge, and Plotly sized every plot and the "Colour by" control to that
+# width. Rows of buttons wrap instead (a flex row whose items keep their own width).
+COLUMN_PROPS = {"grid": {"sx": {"gridTemplateColumns": "minmax(0, 1fr)",
+                                "overflowWrap": "anywhere"}}}
+ROW_PROPS = {"grid": {"sx": {"display": "flex", "flexWrap": "wrap",
+                             "& > .MuiBox-root": {"width": "auto", "maxWidth": "100%"}}}}
+CONTROL_PROPS = {"item": {"sx": {"maxWidth": 360}}}  # a dropdown need not span the panel
 CATEGORY_LIMIT = 20  # categorical colourings beyond this lump the rest into "other"
 
 
@@ -176,17 +188,25 @@ class WinnowPanel(foo.Panel):
     def compute_map(self, ctx):
         from winnow.plugin import embedding_map, findings
 
-        field = findings.embeddings_field(ctx.dataset)
-        embedding_map.compute_map(ctx.dataset, embeddings_field=field, method="pca",
-                                  overwrite=True)
+        scope = ctx.panel.state.scope
+        field = findings.embeddings_field(ctx.dataset, patches_field=scope)
+        embedding_map.compute_map(ctx.dataset, embeddings_field=field, patches_field=scope,
+                                  method="pca", overwrite=True)
         self._load_map(ctx)
 
     def on_map_selected(self, ctx):
         ids = [p.get("id") for p in (ctx.params.get("data") or []) if p.get("id")]
-        if ids:
-            ctx.ops.set_view(ctx.dataset.select(ids))
-        else:
+        objects = (ctx.panel.state.map or {}).get("objects")
+        if not ids:
             ctx.ops.clear_view()
+        elif objects:
+            # A map of objects: its ids are label ids. The grid shows exactly the
+            # selected objects as patches (FiftyOne's own Embeddings panel selects
+            # patch ids in a patches view the same way).
+            ctx.ops.set_view(ctx.dataset.select_labels(ids=ids, fields=objects)
+                             .to_patches(objects))
+        else:
+            ctx.ops.set_view(ctx.dataset.select(ids))
 
     def on_histogram_click(self, ctx):
         from winnow.plugin import findings
@@ -275,10 +295,12 @@ class WinnowPanel(foo.Panel):
         dataset = ctx.dataset
         runs = winnow.list_runs(dataset)
         hists = findings.histograms(dataset, runs=runs)
-        names = dict(label_field=findings.label_field(dataset, runs=runs),
-                     embeddings_field=findings.embeddings_field(dataset, runs=runs))
         scopes = findings.object_fields(dataset, runs=runs)
         scope = ctx.panel.state.scope if ctx.panel.state.scope in scopes else None
+        # The map's vectors: the samples', or the objects' attribute in objects scope.
+        names = dict(label_field=findings.label_field(dataset, runs=runs),
+                     embeddings_field=findings.embeddings_field(dataset, runs=runs,
+                                                                patches_field=scope))
         ctx.panel.state.set(PanelState.overview(
             dataset.name, findings.summarize(dataset, runs=runs, patches_field=scope), runs,
             hists, _available_actions(), names, scopes))
@@ -291,14 +313,17 @@ class WinnowPanel(foo.Panel):
         from winnow.plugin import embedding_map, findings
 
         dataset = ctx.dataset
-        field = ctx.panel.state.embeddings_field or findings.embeddings_field(dataset, runs=runs)
-        key = embedding_map.find_map(dataset, field) if field else None
-        names = findings.map_fields(dataset, runs=runs)
+        scope = ctx.panel.state.scope  # None: a map of samples; else of that field's objects
+        field = ctx.panel.state.embeddings_field or findings.embeddings_field(
+            dataset, runs=runs, patches_field=scope)
+        key = embedding_map.find_map(dataset, field, patches_field=scope) if field else None
+        names = findings.map_fields(dataset, runs=runs, patches_field=scope)
         modes = _color_modes(names)
         color_by = ctx.panel.state.color_by
         if color_by not in modes:
             color_by = modes[0]
-        info = dict(key=key, embeddings_field=field, modes=modes, color_by=color_by)
+        info = dict(key=key, embeddings_field=field, modes=modes, color_by=color_by,
+                    objects=scope)
         if key is None:
             ctx.panel.state.map = info
             return
@@ -330,7 +355,7 @@ class WinnowPanel(foo.Panel):
         unit = "objects of %s" % s.scope if s.scope else "samples"
         panel.md("**Winnow** · %s · %s %s" % (s.dataset or ctx.dataset.name,
                                               _fmt(s.total or 0), unit), name="title")
-        top = panel.h_stack("top_buttons", align_x="left", gap=1)
+        top = _row(panel, "top_buttons", align_x="left", gap=1)
         top.btn("refresh", label="Refresh", icon="refresh", on_click=self.refresh)
         top.btn("show_all", label="Show all samples", on_click=self.show_all)
         if s.scopes:
@@ -347,15 +372,16 @@ class WinnowPanel(foo.Panel):
         self._render_histograms(panel, s)
         self._render_review(panel, s)
         self._render_actions(panel, s)
-        return types.Property(panel, view=types.GridView(orientation="vertical", gap=2,
-                                                         align_x="left", padding=2))
+        return types.Property(panel, view=types.GridView(
+            orientation="vertical", gap=2, align_x="left", pad=2,
+            componentsProps=COLUMN_PROPS))
 
     def _render_findings(self, panel, s):
         panel.md(_heading("What Winnow found"), name="findings_title")
         for f in s.findings or []:
             # The text on its own line, the buttons below it: a text beside its buttons
             # cannot wrap, and a row wider than the panel widens every plot with it.
-            row = panel.v_stack("finding_" + f["id"], gap=0)
+            row = _column(panel, "finding_" + f["id"], gap=0)
             if not f["computed"]:
                 row.md("**%s**: not computed yet — run `%s`" % (
                     f["label"], f["operator"].rsplit("/", 1)[-1]), name="text")
@@ -377,7 +403,7 @@ class WinnowPanel(foo.Panel):
                     ", ".join("`%s`" % t for t in f["tags"])), name="text")
             else:  # e.g. the filter: what it found is in its saved views
                 row.md("**%s**: saved views" % f["label"], name="text")
-            buttons = row.h_stack("buttons", align_y="center", gap=1)
+            buttons = _row(row, "buttons", align_y="center", gap=1)
             if f["tags"]:
                 buttons.btn("show", label="Show " + f["label"].lower(), variant="outlined",
                         on_click=self.show_run, params={"key": f["run_key"]},
@@ -405,8 +431,8 @@ class WinnowPanel(foo.Panel):
             panel.md("No Winnow runs on this dataset yet.", name="runs_empty")
         for i, r in enumerate(runs):
             # Buttons, then the run's text below them (free to wrap to the panel's width).
-            run = panel.v_stack("run_%d" % i, gap=0)
-            row = run.h_stack("buttons", align_y="center", gap=1)
+            run = _column(panel, "run_%d" % i, gap=0)
+            row = _row(run, "buttons", align_y="center", gap=1)
             row.btn("show", label="Show", on_click=self.show_run, params={"key": r["key"]})
             if s.confirm_delete == r["key"]:
                 row.btn("confirm", label="Really delete", variant="contained",
@@ -421,26 +447,29 @@ class WinnowPanel(foo.Panel):
     def _render_map(self, panel, s):
         panel.md(_heading("Embedding map"), name="map_title")
         info = s.map or {}
+        of = " of the objects of `%s`" % info["objects"] if info.get("objects") else ""
         if not info.get("embeddings_field"):
-            panel.md("Not computed yet — run `compute_embeddings`.", name="map_missing")
+            panel.md("Not computed yet — run `compute_embeddings`%s." % of, name="map_missing")
             return
         if not info.get("key"):
-            panel.md("No 2-D map of `%s` yet." % info["embeddings_field"], name="map_missing")
+            panel.md("No 2-D map of `%s`%s yet." % (info["embeddings_field"], of),
+                     name="map_missing")
             panel.btn("compute_map", label="Compute the map (PCA)", variant="contained",
                       on_click=self.compute_map)
             return
-        modes = types.DropdownView()
+        modes = types.DropdownView(componentsProps=CONTROL_PROPS)
         for value, label in COLOR_MODES:
             if value in info["modes"]:
                 modes.add_choice(value, label=label)
         panel.enum("color_by", modes.values(), default=info["color_by"], label="Colour by",
                    view=modes, on_change=self.set_color_by)
+        what = "objects of `%s`" % info["objects"] if info.get("objects") else "samples"
         if info.get("sampled"):
-            note = ("Showing a random sample of %s of %s points; counts above cover every "
-                    "sample." % (_fmt(info["shown"]), _fmt(info["total"])))
+            note = ("Showing a random sample of %s of %s points (%s); counts above cover "
+                    "every one." % (_fmt(info["shown"]), _fmt(info["total"]), what))
         else:
-            note = "All %s points. Select points (box or lasso) to show them in the grid." % (
-                _fmt(info.get("total", 0)))
+            note = ("All %s points (%s). Select points (box or lasso) to show them in the "
+                    "grid." % (_fmt(info.get("total", 0)), what))
         panel.md(note, name="map_note")
         panel.plot("map", layout=_map_layout(), on_selected=self.on_map_selected,
                    config=PLOT_CONFIG)
@@ -476,7 +505,7 @@ class WinnowPanel(foo.Panel):
                 name="review_intro")
         for i, r in enumerate(rows):
             params = {"id": r["id"], "objects": objects} if objects else {"id": r["id"]}
-            row = panel.h_stack("review_%d" % i, align_y="center", gap=1)
+            row = _row(panel, "review_%d" % i, align_y="center", gap=1)
             row.img("img", width="56px", height="56px",
                     on_click=self.show_object if objects else self.show_sample,
                     params=params, alt_text=r["id"])
@@ -496,7 +525,7 @@ class WinnowPanel(foo.Panel):
             panel.md("Redundant groups: the kept image first, then its redundant copies.",
                      name="groups_intro")
         for g, group in enumerate(groups):
-            row = panel.h_stack("group_%d" % g, align_y="center", gap=1)
+            row = _row(panel, "group_%d" % g, align_y="center", gap=1)
             row.img("kept", width="64px", height="64px", on_click=self.show_sample,
                     params={"id": group["kept_id"]}, alt_text="kept")
             for j, cid in enumerate(group["copies"]):
@@ -506,13 +535,23 @@ class WinnowPanel(foo.Panel):
 
     def _render_actions(self, panel, s):
         panel.md(_heading("Run a step on the current view"), name="actions_title")
-        row = panel.h_stack("actions", gap=1)
+        row = _row(panel, "actions", gap=1)
         for a in s.actions or []:
             row.btn(a["name"], label=a["label"], disabled=not a["available"],
                     on_click=self.open_operator, params={"operator": a["uri"]})
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _row(parent, name, **kwargs):
+    """A row of buttons (or images and text) that wraps at the panel's edge."""
+    return parent.h_stack(name, componentsProps=ROW_PROPS, **kwargs)
+
+
+def _column(parent, name, **kwargs):
+    """A vertical stack as wide as the panel, never wider."""
+    return parent.v_stack(name, componentsProps=COLUMN_PROPS, **kwargs)
 
 
 def _heading(text):
@@ -568,10 +607,19 @@ def _run_row(run):
                                           if main and main != used["name"] else "", params)
     if len(params) > PARAMS_CHARS:
         params = params[:PARAMS_CHARS - 1] + "…"
-    counts = ", ".join("%s %s" % (v, k) for k, v in run["counts"].items()
+    counts = run["counts"]
+    objects = run.get("patches_field")
+    if objects:
+        # A run on objects counts objects: its "samples" are the objects it read
+        # (an embeddings run counts the images as samples, its objects as objects).
+        unit = "objects of %s" % objects
+        key = "objects" if "objects" in counts else "samples"
+        counts = {(unit if k == key else k): v for k, v in counts.items()}
+    counts = ", ".join("%s %s" % (_short(v), k) for k, v in counts.items()
                        if isinstance(v, (int, float)))
     return dict(key=run["key"], method=run["method"], when=when, params=params or "—",
-                counts=counts or "—", tags=run["tags"], fields=run["fields"])
+                counts=counts or "—", tags=run["tags"], fields=run["fields"],
+                objects=objects)
 
 
 def _available_actions():
@@ -596,11 +644,14 @@ def _color_modes(names):
 
 
 def _map_paths(names):
-    """The sample paths each colouring reads."""
+    """The sample paths each colouring reads (a map of objects: their attributes)."""
+    label = names["label_field"]
+    if label and not names.get("objects"):
+        label += ".label"
     return dict(
         status=["tags"] + ([names["link_field"]] if names["link_field"] else []),
         cluster=[names["cluster_field"]] if names["cluster_field"] else [],
-        label=[names["label_field"] + ".label"] if names["label_field"] else [],
+        label=[label] if label else [],
         label_quality=[names["quality_field"]] if names["quality_field"] else [],
     )
 

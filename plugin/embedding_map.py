@@ -6,6 +6,12 @@ computed once and stored under ``<embeddings_field>_viz`` (the key
 panel shows the same map. Readers never send every point: :func:`map_points`
 returns a seeded uniform sample of at most ``max_points`` points with the
 fields needed to colour them.
+
+A map of the OBJECTS of a Detections/Polylines field (``patches_field=``) is a
+Brain visualization with ``patches_field`` (key ``<field>_<embeddings_field>_viz``,
+as ``compute_embeddings(patches_field=..., visualization=...)`` stores it): its
+points are objects (label ids, each with its sample id) and their values are
+the objects' attributes.
 """
 
 import collections
@@ -25,36 +31,45 @@ _CACHE = collections.OrderedDict()
 _CACHE_SIZE = 4
 
 
-def map_key(embeddings_field):
-    """The brain key of the map of ``embeddings_field``."""
+def map_key(embeddings_field, patches_field=None):
+    """The brain key of the map of ``embeddings_field`` (of the objects of
+    ``patches_field``: ``<patches_field>_<embeddings_field>_viz``)."""
+    if patches_field is not None:
+        return "%s_%s_viz" % (patches_field, embeddings_field)
     return embeddings_field + "_viz"
 
 
-def find_map(samples, embeddings_field):
+def find_map(samples, embeddings_field, patches_field=None):
     """The brain key of a stored 2-D map of ``embeddings_field``, or None.
 
-    Prefers ``<embeddings_field>_viz``; otherwise any 2-D visualization of that field.
+    Prefers ``<embeddings_field>_viz``; otherwise any 2-D visualization of that
+    field. With ``patches_field``, a map of that attribute of its objects (a
+    visualization made with that ``patches_field``); without, a map of samples only.
     """
     dataset = samples._root_dataset
     keys = dataset.list_brain_runs(type="visualization")
-    preferred = map_key(embeddings_field)
+    preferred = map_key(embeddings_field, patches_field)
     for key in sorted(keys, key=lambda k: k != preferred):
         config = dataset.get_brain_info(key).config
         if (getattr(config, "embeddings_field", None) == embeddings_field
+                and getattr(config, "patches_field", None) == patches_field
                 and getattr(config, "num_dims", 2) == 2):
             return key
     return None
 
 
-def compute_map(samples, embeddings_field="embedding", *, method="pca", brain_key=None,
-                overwrite=False, seed=51):
-    """Computes and stores a 2-D map of the embeddings of ``samples``.
+def compute_map(samples, embeddings_field="embedding", *, patches_field=None, method="pca",
+                brain_key=None, overwrite=False, seed=51):
+    """Computes and stores a 2-D map of the embeddings of ``samples`` (or of their objects).
 
     Args:
         samples: a dataset or view
-        embeddings_field ("embedding"): a vector field
+        embeddings_field ("embedding"): a vector field; with ``patches_field``, the
+            objects' vector attribute
+        patches_field (None): a Detections/Polylines field: map its objects that
+            have a vector (a Brain visualization with ``patches_field``)
         method ("pca"): ``"pca"``, ``"tsne"`` or ``"umap"`` (needs ``umap-learn``)
-        brain_key (None): defaults to ``<embeddings_field>_viz``
+        brain_key (None): defaults to :func:`map_key`
         overwrite (False): whether an existing brain run of that key may be replaced
         seed (51): random seed of the projection
 
@@ -65,17 +80,29 @@ def compute_map(samples, embeddings_field="embedding", *, method="pca", brain_ke
         ValueError: bad input, before anything is written
     """
     import fiftyone.brain as fob
+    from fiftyone import ViewField as F
 
     inputs.check_choice(method, METHODS, "method")
-    inputs.check_vector_field(samples.get_field_schema(), embeddings_field)
-    embedded = samples.exists(embeddings_field)
-    if len(embedded) < 2:
-        raise ValueError("Need at least 2 embedded samples for a map; got %d" % len(embedded))
-    key = brain_key or map_key(embeddings_field)
+    pf = inputs.resolve_patches(samples, patches_field)
+    if pf is None:
+        inputs.check_vector_field(samples.get_field_schema(), embeddings_field)
+        embedded = samples.exists(embeddings_field)
+        count, on, what = len(embedded), {}, "samples"
+    else:
+        inputs.check_name(embeddings_field, "embeddings_field")
+        inputs.check_vector_field(samples.get_field_schema(flat=True),
+                                  pf.path(embeddings_field))
+        # Brain reads the attribute of the objects that have one.
+        embedded = samples.filter_labels(pf.name, F(embeddings_field) != None)  # noqa: E711
+        count = embedded.count(pf.list_path)
+        on, what = dict(patches_field=pf.name), "objects of %r" % pf.name
+    if count < 2:
+        raise ValueError("Need at least 2 embedded %s for a map; got %d" % (what, count))
+    key = brain_key or map_key(embeddings_field, pf and pf.name)
     if key in samples._root_dataset.list_brain_runs() and not overwrite:
         raise ValueError("Brain run %r exists; pass overwrite=True to replace it" % key)
     fob.compute_visualization(embedded, embeddings=embeddings_field, method=method,
-                              brain_key=key, num_dims=2, seed=seed, progress=False)
+                              brain_key=key, num_dims=2, seed=seed, progress=False, **on)
     return key
 
 
@@ -83,7 +110,9 @@ def load_points(samples, brain_key):
     """All stored points of a map.
 
     Returns:
-        a tuple ``(ids, points)``: a list of N sample ids and an ``(N, 2)`` array
+        a tuple ``(ids, points, sample_ids)``: a list of N ids (sample ids, or the
+        objects' label ids for a map of objects), an ``(N, 2)`` array and, for a
+        map of objects, each object's sample id (else None)
     """
     dataset = samples._root_dataset
     info = dataset.get_brain_info(brain_key)
@@ -92,12 +121,22 @@ def load_points(samples, brain_key):
         _CACHE.move_to_end(cache_key)
         return _CACHE[cache_key]
     results = dataset.load_brain_results(brain_key, cache=False)
-    ids = [str(i) for i in results.sample_ids]
+    sample_ids = [str(i) for i in results.sample_ids]
     points = np.asarray(results.points, dtype=float)[:, :2]
-    _CACHE[cache_key] = (ids, points)
+    if results.config.patches_field is not None:
+        loaded = ([str(i) for i in results.label_ids], points, sample_ids)
+    else:
+        loaded = (sample_ids, points, None)
+    _CACHE[cache_key] = loaded
     while len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
-    return ids, points
+    return loaded
+
+
+def patches_field_of(samples, brain_key):
+    """The objects field a map was made on, or None for a map of samples."""
+    return getattr(samples._root_dataset.get_brain_info(brain_key).config, "patches_field",
+                   None)
 
 
 def sample_indices(n, max_points, *, seed=0):
@@ -112,33 +151,39 @@ def map_points(samples, brain_key, *, fields=(), max_points=DEFAULT_MAX_POINTS, 
     """A bounded sample of the map's points of ``samples`` with some of their fields.
 
     Args:
-        samples: a dataset or view (points of samples outside it are left out)
+        samples: a dataset or view (points of samples, or objects, outside it
+            are left out)
         brain_key: the map's brain key
-        fields (()): sample fields (or paths such as ``ground_truth.label``) to return
+        fields (()): sample fields (or paths such as ``ground_truth.label``) to
+            return; for a map of objects, attributes of the objects (``label``,
+            ``tags``, ``outlier_score``, ...)
         max_points (2000): at most this many points (None: all)
         seed (0): sampling seed
 
     Returns:
-        a dict with ``ids``, ``x``, ``y`` (lists), ``values`` (``{field: list}``),
-        ``total`` (points of ``samples`` on the map), ``sampled`` (bool) and
-        ``positions`` (``{id: (x, y)}`` of every point, for drawing links)
+        a dict with ``ids`` (sample ids, or the objects' label ids), ``x``, ``y``
+        (lists), ``values`` (``{field: list}``), ``total`` (points of ``samples``
+        on the map), ``sampled`` (bool), ``positions`` (``{id: (x, y)}`` of every
+        point, for drawing links), ``objects`` (the objects field of a map of
+        objects, else None) and ``sample_ids`` (each object's sample id; None for
+        a map of samples)
     """
-    ids, points = load_points(samples, brain_key)
+    ids, points, sample_ids = load_points(samples, brain_key)
+    objects = patches_field_of(samples, brain_key)
+    pf = inputs.patches_field(samples, objects) if objects else None
     if not isinstance(samples, fod.Dataset):
-        keep = set(samples.values("id"))
-        rows = [i for i, sid in enumerate(ids) if sid in keep]
+        keep = set(samples.values(pf.path("id"), unwind=True) if pf else samples.values("id"))
+        rows = [i for i, pid in enumerate(ids) if pid in keep]
         ids = [ids[i] for i in rows]
         points = points[rows]
+        sample_ids = [sample_ids[i] for i in rows] if pf else None
     chosen = sample_indices(len(ids), max_points, seed=seed)
     chosen_ids = [ids[i] for i in chosen]
-    values = {}
-    fields = [f for f in fields if samples.get_field(f) is not None]
-    if fields and chosen_ids:
-        # One query for the sampled documents, in map order.
-        got = samples._root_dataset.select(chosen_ids).values(["id"] + fields)
-        by_id = dict(zip(got[0], zip(*got[1:])))
-        for j, f in enumerate(fields):
-            values[f] = [by_id.get(sid, (None,) * len(fields))[j] for sid in chosen_ids]
+    chosen_samples = [sample_ids[i] for i in chosen] if pf else None
+    if pf:
+        values = _object_values(samples, pf, fields, chosen_ids, chosen_samples)
+    else:
+        values = _sample_values(samples, fields, chosen_ids)
     return dict(
         ids=chosen_ids,
         x=points[chosen, 0].tolist(),
@@ -147,7 +192,37 @@ def map_points(samples, brain_key, *, fields=(), max_points=DEFAULT_MAX_POINTS, 
         total=len(ids),
         sampled=len(chosen_ids) < len(ids),
         positions=_Positions(ids, points),
+        objects=objects,
+        sample_ids=chosen_samples,
     )
+
+
+def _sample_values(samples, fields, chosen_ids):
+    values = {}
+    fields = [f for f in fields if samples.get_field(f) is not None]
+    if fields and chosen_ids:
+        # One query for the sampled documents, in map order.
+        got = samples._root_dataset.select(chosen_ids).values(["id"] + fields)
+        by_id = dict(zip(got[0], zip(*got[1:])))
+        for j, f in enumerate(fields):
+            values[f] = [by_id.get(sid, (None,) * len(fields))[j] for sid in chosen_ids]
+    return values
+
+
+def _object_values(samples, pf, fields, chosen_ids, chosen_samples):
+    values = {}
+    fields = [f for f in fields if samples.get_field(pf.path(f)) is not None]
+    if fields and chosen_ids:
+        # One query: the sampled objects' samples, each object's attributes by label id.
+        got = samples._root_dataset.select(sorted(set(chosen_samples))).values(
+            [pf.path("id")] + [pf.path(f) for f in fields])
+        by_id = {}
+        for s, obj_ids in enumerate(got[0]):
+            for o, oid in enumerate(obj_ids or []):
+                by_id[oid] = tuple(column[s][o] for column in got[1:])
+        for j, f in enumerate(fields):
+            values[f] = [by_id.get(oid, (None,) * len(fields))[j] for oid in chosen_ids]
+    return values
 
 
 class _Positions(object):

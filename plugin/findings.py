@@ -346,13 +346,26 @@ def label_field(samples, runs=None):
     return next(iter(schema), None)
 
 
-def embeddings_field(samples, runs=None):
-    """The embeddings field of the latest Winnow embeddings run, else ``embedding`` if present."""
-    for run in reversed(scope_runs(_runs(samples, runs))):
+def embeddings_field(samples, runs=None, patches_field=None):
+    """The embeddings field of the latest Winnow embeddings run, else ``embedding`` if present.
+
+    With ``patches_field``, the objects' vector attribute (e.g. ``embedding``) of
+    the latest run on that field's objects that names one (an embeddings run
+    first), else ``embedding`` if its objects have that attribute.
+    """
+    if patches_field is None:
+        for run in reversed(scope_runs(_runs(samples, runs))):
+            name = run["params"].get("embeddings_field")
+            if run["method"] == "embeddings" and name and samples.get_field(name) is not None:
+                return name
+        return "embedding" if samples.get_field("embedding") is not None else None
+    pf = inputs.patches_field(samples, patches_field)
+    scoped = scope_runs(_runs(samples, runs), patches_field)
+    for run in sorted(reversed(scoped), key=lambda r: r["method"] != "embeddings"):
         name = run["params"].get("embeddings_field")
-        if run["method"] == "embeddings" and name and samples.get_field(name) is not None:
+        if name and samples.get_field(pf.path(name)) is not None:
             return name
-    return "embedding" if samples.get_field("embedding") is not None else None
+    return "embedding" if samples.get_field(pf.path("embedding")) is not None else None
 
 
 def label_review_fields(samples, runs=None, patches_field=None):
@@ -503,28 +516,40 @@ def redundant_groups(samples, runs=None, limit=3, copies=5):
     return groups
 
 
-def map_fields(samples, runs=None):
+def map_fields(samples, runs=None, patches_field=None):
     """The names the embedding map's colourings read, from the newest run of each step.
 
     Returns:
         a dict: ``status_tags`` (``[(status, [tags])]``, drawing order of precedence:
         the first status whose tags a sample has wins), ``link_field`` (redundant →
         kept), ``cluster_field``, ``quality_field`` and ``label_field`` (None where
-        no run wrote one)
+        no run wrote one). With ``patches_field``: the names for a map of its
+        objects, from the runs on them: ``status_tags`` are label tags and every
+        other name is an attribute of the objects (``label_field`` is ``label``)
     """
-    runs = scope_runs(_runs(samples, runs))
+    runs = scope_runs(_runs(samples, runs), patches_field)
+    pf = inputs.patches_field(samples, patches_field) if patches_field else None
     status_tags = []
     for method, step in STEPS.items():
-        tags = sorted({t for r in runs if r["method"] == method for t in r.get("tags") or []})
+        tags = sorted({t for r in runs if r["method"] == method
+                       for t in (_object_tags(r) if pf else r.get("tags") or [])})
         if step["status"] and tags:
             status_tags.append((step["status"], tags))
     redundancy = newest_run(runs, "redundancy")
     representatives = newest_run(runs, "representatives")
-    review_fields = label_review_fields(samples, runs)
+    review_fields = label_review_fields(samples, runs, patches_field)
+    link = redundancy and run_field(samples, redundancy, "link")
+    cluster = representatives and run_field(samples, representatives, "cluster")
+    if pf:
+        link, cluster = _attribute(pf, link), _attribute(pf, cluster)
+        label = "label"
+    else:
+        label = label_field(samples, runs)
     return dict(
         status_tags=status_tags,
-        link_field=redundancy and run_field(samples, redundancy, "link"),
-        cluster_field=representatives and run_field(samples, representatives, "cluster"),
+        link_field=link,
+        cluster_field=cluster,
         quality_field=review_fields and review_fields["quality_field"],
-        label_field=label_field(samples, runs),
+        label_field=label,
+        objects=patches_field,
     )

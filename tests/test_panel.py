@@ -1,5 +1,6 @@
 """The Winnow panel's handlers, called the way the App calls them (no browser)."""
 
+import inspect
 import json
 
 import pytest
@@ -757,3 +758,86 @@ def test_object_review_accept_keep_tag_and_undo(objects_scratch):
     assert obj(first["id"]).label == before
     assert "suggestion_accepted" not in (obj(first["id"]).tags or [])
     assert ctx.panel_state["accepted"] == 0
+
+
+def _panel_data(ops):
+    data = {}
+    for params in ops.get("patch_panel_data", []):
+        data.update(params["data"])
+    return data
+
+
+def test_object_map_maps_the_objects_colours_them_and_selects_them(objects_scratch):
+    ds = objects_scratch
+    truth = {d.id: d for d in ds.values("gt.detections", unwind=True)}
+    ctx, ops = call(ds, "set_scope", value="gt")
+    info = ctx.panel_state["map"]
+    # No map of the objects yet (the samples have none either): the button computes it.
+    assert info["objects"] == "gt" and info["embeddings_field"] == "embedding"
+    assert info["key"] is None
+    assert "No 2-D map of `embedding` of the objects of `gt` yet" in output_text(ops)
+    ctx, ops = call(ds, "compute_map", state=ctx.panel_state)
+    key = ctx.panel_state["map"]["key"]
+    assert key == "gt_embedding_viz" and ds.get_brain_info(key).config.patches_field == "gt"
+    # A map of objects is never taken for a map of the samples' "embedding".
+    assert embedding_map.find_map(ds, "embedding") is None
+    assert embedding_map.find_map(ds, "embedding", patches_field="gt") == key
+
+    # One point per object, at the Brain's coordinates; outliers by their label tag.
+    traces = {t["name"]: t for t in _panel_data(ops)["map"]}
+    assert set(traces) == {"kept", "outlier"}
+    shown = [i for t in traces.values() for i in t["ids"]]
+    assert sorted(shown) == sorted(truth) and ctx.panel_state["map"]["total"] == len(truth)
+    assert set(traces["outlier"]["ids"]) == {i for i, d in truth.items()
+                                            if "outlier" in (d.tags or [])}
+    results = ds.load_brain_results(key)
+    where = dict(zip(results.label_ids, results.points.tolist()))
+    first = traces["kept"]
+    assert [first["x"][0], first["y"][0]] == pytest.approx(where[first["ids"][0]])
+
+    # Coloured by the objects' labels and by their label quality.
+    ctx, ops = call(ds, "set_color_by", state=ctx.panel_state, value="label")
+    for trace in _panel_data(ops)["map"]:
+        assert {truth[i].label for i in trace["ids"]} == {trace["name"]}
+    ctx, ops = call(ds, "set_color_by", state=ctx.panel_state, value="label_quality")
+    (trace,) = _panel_data(ops)["map"]
+    i = trace["ids"][0]
+    assert trace["marker"]["color"][0] == truth[i].label_quality
+
+    # A lasso selection shows exactly those objects, as patches.
+    picked = shown[:4]
+    _, ops = call(ds, "on_map_selected", state=ctx.panel_state,
+                  data=[dict(id=i, idx=k) for k, i in enumerate(picked)])
+    view = shown_view(ds, ops)
+    assert view._is_patches and sorted(view.values("gt.id")) == sorted(picked)
+
+    # Back to samples: the map is the samples' again (none here).
+    ctx, _ = call(ds, "set_scope", state=ctx.panel_state, value="__samples__")
+    assert ctx.panel_state["map"]["objects"] is None and ctx.panel_state["map"]["key"] is None
+
+
+def test_object_map_refuses_bad_input(objects_curated):
+    ds = objects_curated
+    with pytest.raises(ValueError, match="Detections or Polylines"):
+        embedding_map.compute_map(ds, "embedding", patches_field="filepath")
+    with pytest.raises(ValueError, match="gt.detections.nothing"):
+        embedding_map.compute_map(ds, "nothing", patches_field="gt")
+    assert embedding_map.find_map(ds, "embedding", patches_field="gt") is None  # nothing written
+
+
+def test_object_runs_rows_count_objects(objects_curated):
+    ds = objects_curated
+    n_objects = ds.count("gt.detections")
+    ctx, ops = call(ds, "on_load")
+    rows = {r["method"]: r for r in ctx.panel_state["runs"]}
+    assert rows["outliers"]["objects"] == "gt"
+    assert rows["outliers"]["counts"] == "%d objects of gt, 3 outliers, 0 skipped" % n_objects
+    assert rows["label_issues"]["counts"].startswith("%d objects of gt, " % n_objects)
+    assert "samples" not in rows["outliers"]["counts"] + rows["label_issues"]["counts"]
+    assert "%d objects of gt, 3 outliers" % n_objects in output_text(ops)
+    # An object embeddings run counts images as samples and objects as objects.
+    panel_module = inspect.getmodule(type(foo.get_operator(URI)))
+    run = dict(winnow.list_runs(ds)[0], method="embeddings",
+               counts=dict(samples=30, objects=n_objects, embedded=n_objects, failed=0))
+    assert panel_module._run_row(run)["counts"] == (
+        "30 samples, %d objects of gt, %d embedded, 0 failed" % (n_objects, n_objects))
