@@ -117,9 +117,14 @@ def box_issues(labels, predictions, *, overlapping_label_check=True):
     swap_f = flags(swap, lab_thr, c.SWAP_THRESHOLD_FACTOR)
     image_issue = np.array([bool(a.any() or b.any() or s.any())
                             for a, b, s in zip(over_f, badloc_f, swap_f)], dtype=bool)
-    quality = odr.get_label_quality_scores(labels, predictions,
-                                           overlapping_label_check=overlapping_label_check,
-                                           verbose=False)
+    # cleanlab's get_label_quality_scores (rank._get_subtype_label_quality_scores) from
+    # the box scores above, instead of computing them all again: each kind's softmin over
+    # the image's boxes, then their weighted geometric mean (tested equal).
+    weights = odr._get_aggregation_weights(None)
+    pooled = {kind: odr.pool_box_scores_per_image(scores, temperature=c.TEMPERATURE)
+              for kind, scores in (("overlooked", over), ("badloc", badloc), ("swap", swap))}
+    quality = np.exp(sum(weights[kind] * np.log(c.TINY_VALUE + pooled[kind])
+                         for kind in ("overlooked", "badloc", "swap")))
     k = len(predictions[0])
     return dict(image_quality=np.asarray(quality, dtype=float), image_issue=image_issue,
                 swap_score=[np.asarray(s, dtype=float) for s in swap], swap=swap_f,
