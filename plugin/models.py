@@ -20,7 +20,6 @@ to their class token or the mean of their patch tokens (``token_pooling``).
 
 import functools
 import importlib
-import importlib.util
 import math
 import os
 
@@ -197,7 +196,7 @@ def load_model(model=DEFAULT_MODEL, weights_path=None, transforms=None, device=N
     return loaded
 
 
-def list_layers(model=DEFAULT_MODEL, weights_path=None, *, pretrained=True):
+def list_layers(model=DEFAULT_MODEL, weights_path=None):
     """Lists the names of the submodules of ``model`` usable as ``layer=``.
 
     A transformer's blocks are among them (``encoder.layers.encoder_layer_11``
@@ -206,18 +205,17 @@ def list_layers(model=DEFAULT_MODEL, weights_path=None, *, pretrained=True):
     ``token_pooling``.
 
     Args:
-        model: anything :func:`load_model` accepts
-        weights_path (None), pretrained (True): as in :func:`load_model` (the
-            names do not depend on the weights: ``pretrained=False`` skips a
-            download)
+        model: anything :func:`load_model` accepts; a named model is built
+            without its pretrained weights (the names do not depend on them, so
+            nothing is downloaded)
+        weights_path (None): ignored (kept for compatibility)
 
     Returns:
         a list of dotted submodule names, in registration order
     """
     module = model if isinstance(model, nn.Module) else None
     if module is None:
-        module = load_model(model, weights_path=weights_path, device="cpu",
-                            pretrained=pretrained).module
+        module = load_model(model, device="cpu", pretrained=False).module
     return [name for name, _ in module.named_modules() if name]
 
 
