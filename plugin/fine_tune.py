@@ -751,8 +751,11 @@ def _embed(module, head, partial, splits, assignment, filepaths, cfg, device, pb
         rows = np.flatnonzero(assignment == f) if folds else np.arange(n)
         if not len(rows):
             continue
-        module.load_state_dict(_trained_state(_torch_load(os.path.join(partial,
-                                                                       "model%d.pt" % f))))
+        saved = _torch_load(os.path.join(partial, "model%d.pt" % f))
+        # A resumed run may reach here without training: the head is set from the file.
+        k, d = saved["head"]["weight"].shape
+        _set_submodule(module, head, nn.Linear(d, k))
+        module.load_state_dict(_trained_state(saved))
         module.to(device).eval()
         loaded = models.LoadedModel(cfg["model"], module, models.ImagePreprocess(
             size=cfg["image_size"], mean=cfg["mean"], std=cfg["std"]))

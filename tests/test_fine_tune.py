@@ -95,13 +95,29 @@ def test_cancel_leaves_previous_weights_intact_and_resume_continues(demo, tmp_pa
     assert "ft_cancel" not in demo.get_field_schema()
     assert winnow.list_runs(demo) == runs_before
 
+    def cancel_at_the_end(pb):
+        seen.append(pb.progress)
+        if pb.progress >= 1.0:  # training done, every image embedded, nothing written yet
+            raise Cancel()
+
+    # Resumed: epoch 1 is not trained again (the first progress is past it); cancelled
+    # again after the embedding pass, the previous file is still intact.
+    seen = []
+    with pytest.raises(Cancel):
+        winnow.fine_tune(demo, "ground_truth", output_path=path, progress=cancel_at_the_end,
+                         **{k: v for k, v in options.items() if k != "progress"})
+    assert seen[0] >= 40 / 120  # 2 epochs x 40 images + 40 to embed
+    with open(path, "rb") as f:
+        assert f.read() == previous
+    assert "ft_cancel" not in demo.get_field_schema()
+
     seen = []
     resumed = winnow.fine_tune(demo, "ground_truth", output_path=path,
                                progress=lambda pb: seen.append(pb.progress),
                                **{k: v for k, v in options.items() if k != "progress"})
-    assert resumed.resumed == (0, 1)  # model 0 continued after its epoch 1
+    assert seen[0] >= 80 / 120 and seen[-1] == pytest.approx(1.0)  # only the embedding ran
+    assert resumed.best_epochs == [2]  # no held-out share: the last epoch
     assert [h["epoch"] for h in resumed.history[0]] == [1, 2]
-    assert seen[-1] == pytest.approx(1.0)
     with open(path, "rb") as f:
         assert f.read() != previous
     assert not os.path.exists(path + ".partial")
