@@ -881,6 +881,10 @@ def _heatmap(m, map_dir, sid):
 def _mean_std(transforms):
     if isinstance(transforms, models.ImagePreprocess):
         return transforms.mean, transforms.std
+    # A torchvision Compose (FiftyOne zoo models' transforms): its Normalize step
+    for t in getattr(transforms, "transforms", None) or []:
+        if type(t).__name__ == "Normalize" and hasattr(t, "mean") and hasattr(t, "std"):
+            return tuple(float(m) for m in t.mean), tuple(float(v) for v in t.std)
     return models.IMAGENET_MEAN, models.IMAGENET_STD
 
 
