@@ -1,7 +1,7 @@
 """Label issues on real Fashion-MNIST embeddings with known flips: Winnow vs tuned anchors.
 
     .venv/bin/python benchmarks/label_issues.py [--sizes 300 600 1200 3000 10000]
-        [--rates 5 10 20] [--kinds uniform confusable] [--seeds 5] [--multilabel 3000]
+        [--rates 5 10 20] [--kinds uniform confusable] [--seeds 5] [--multilabel 3000] [--ml-seeds 1]
         [--no-brain] [--no-tune-mlp] [--lr-grid ...] [--mlp-grid ...] [--json results.json]
     .venv/bin/python benchmarks/label_issues.py --summarise results.json [more.json]
 
@@ -29,7 +29,12 @@ and the logistic anchor. Everything runs on one BLAS/torch thread (a shared mach
 
 Then, with ``--multilabel N``, a multi-label case from real images: 2x2 mosaics of
 Fashion-MNIST items embedded with ``embed_arrays`` at 112 px, labels = the set of their
-classes, 10 % of mosaics with one class swapped for an absent one.
+classes, 10 % of mosaics with one class swapped for an absent one (``--ml-seeds`` draws of
+the swaps; ``--sizes 0`` runs only this case). Winnow's default (the change model of
+``find_issues``) beside the previous default (cleanlab's multi-label filter on the same
+probabilities), the MSE ranking, the anchors with cleanlab's filter, and two ceilings: the
+default's ranking told the true number of swaps, and probabilities learned (out of sample)
+from the clean labels. A one-value ``--lr-grid``/``--mlp-grid`` fixes the value (no inner CV).
 """
 
 import argparse
@@ -106,14 +111,14 @@ def nested_cv_probs(make, grid, X, y, *, k=10, multi_label=False, outer=5, inner
     for train, test in split(outer, shuffle=True, random_state=seed).split(X, y if not
                                                                            multi_label else None):
         losses = []
-        for value in grid:
+        for value in (grid if len(grid) > 1 else ()):  # one value: nothing to choose
             oof = np.zeros((len(train), probs.shape[1]))
             for a, b in split(inner, shuffle=True, random_state=seed + 1).split(
                     train, y[train] if not multi_label else None):
                 oof[b] = _fit_predict(lambda: make(value), X, y, train[a], train[b],
                                       probs.shape[1], multi_label)
             losses.append(_log_loss(oof, y[train], multi_label))
-        best = grid[int(np.argmin(losses))]
+        best = grid[int(np.argmin(losses))] if losses else grid[0]
         chosen.append(best)
         probs[test] = _fit_predict(lambda: make(best), X, y, train, test, probs.shape[1],
                                    multi_label)
@@ -271,7 +276,7 @@ def _dump(records, path):
     os.replace(path + ".tmp", path)
 
 
-def summarise(records, header=True):
+def summarise(records, header=True, winnow=None):
     """Mean precision/recall/F1 per setting and method, the F1 difference to Winnow
     paired by seed (mean +- standard error) and mean seconds."""
     if header:
@@ -281,11 +286,12 @@ def summarise(records, header=True):
     settings = list(dict.fromkeys(r["setting"] for r in records))
     for setting in settings:
         rs = [r for r in records if r["setting"] == setting]
-        ours = {r["seed"]: r["f1"] for r in rs if r["method"] == WINNOW}
+        ours_name = winnow or (ML_WINNOW if setting.startswith("multi-label") else WINNOW)
+        ours = {r["seed"]: r["f1"] for r in rs if r["method"] == ours_name}
         for method in dict.fromkeys(r["method"] for r in rs):
             mine = [r for r in rs if r["method"] == method]
             diff = np.array([ours[r["seed"]] - r["f1"] for r in mine if r["seed"] in ours])
-            if method == WINNOW or len(diff) == 0:
+            if method == ours_name or len(diff) == 0:
                 delta = "—"
             else:
                 se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
@@ -328,7 +334,13 @@ def mosaics(n, rng):
     return np.ascontiguousarray(out), Y
 
 
+ML_WINNOW = "Winnow default (auto mixture, changes model)"
+
+
 def run_multi_label(args, records):
+    """The mosaic case: ``args.ml_seeds`` draws of the flips on the same mosaics."""
+    from cleanlab.multilabel_classification import filter as mlfilter
+
     from winnow.plugin.embeddings import embed_arrays
 
     rng = np.random.default_rng(7)
@@ -342,43 +354,69 @@ def run_multi_label(args, records):
         print("embedded %d mosaics in %.0f s" % (len(X), time.time() - t))
         os.makedirs(os.path.dirname(cache), exist_ok=True)
         np.savez(cache, X=X)
-    noisy = Y.copy()
-    flipped = np.zeros(len(Y), dtype=bool)
-    for r in rng.choice(len(Y), int(0.1 * len(Y)), replace=False):
-        present, absent = np.flatnonzero(Y[r]), np.flatnonzero(Y[r] == 0)
-        noisy[r, rng.choice(present)] = 0
-        noisy[r, rng.choice(absent)] = 1
-        flipped[r] = True
     setting = "multi-label 10%"
-    found = {}
+    for seed in range(args.ml_seeds):
+        # Seed 0 draws the flips as before (the images' generator, continued).
+        frng = rng if seed == 0 else np.random.default_rng([7, seed])
+        noisy = Y.copy()
+        flipped = np.zeros(len(Y), dtype=bool)
+        for r in frng.choice(len(Y), int(0.1 * len(Y)), replace=False):
+            present, absent = np.flatnonzero(Y[r]), np.flatnonzero(Y[r] == 0)
+            noisy[r, frng.choice(present)] = 0
+            noisy[r, frng.choice(absent)] = 1
+            flipped[r] = True
+        lists = [list(np.flatnonzero(r)) for r in noisy]
+        found = {}
 
-    t = time.time()
-    probs, fitted = winnow_auto(X, noisy, multi_label=True)
-    flagged, quality, _ = li.find_issues(noisy, probs, multi_label=True)
-    found[WINNOW] = (flagged, time.time() - t)
-    # Miribel's MSE ranking: flag as many as cleanlab did, worst MSE first.
-    mse = ((noisy - probs) ** 2).mean(1)
-    top = np.zeros(len(Y), dtype=bool)
-    top[np.argsort(-mse)[:int(flagged.sum())]] = True
-    found["Winnow, MSE ranking (same count)"] = (top, float("nan"))
+        t = time.time()
+        probs, fitted = winnow_auto(X, noisy, multi_label=True, seed=seed)
+        flagged, quality, change = li.find_issues(noisy, probs, multi_label=True, seed=seed)
+        found[ML_WINNOW] = (flagged, time.time() - t)
+        # The previous default: the same probabilities, cleanlab's multi-label filter.
+        old = li.find_issues(noisy, probs, multi_label=True, multilabel_score="cleanlab")[0]
+        found["Winnow probabilities + cleanlab multi-label filter (before)"] = (old, float("nan"))
+        # Miribel's MSE ranking: flag as many as the default did, worst MSE first.
+        mse = ((noisy - probs) ** 2).mean(1)
+        top = np.zeros(len(Y), dtype=bool)
+        top[np.argsort(-mse)[:int(flagged.sum())]] = True
+        found["Winnow probabilities, MSE ranking (same count)"] = (top, float("nan"))
+        # Ceilings: the default's ranking with the true number of flips; probabilities
+        # learned from the clean labels (out of sample) with the default's count.
+        top = np.zeros(len(Y), dtype=bool)
+        top[np.argsort(quality, kind="stable")[:int(flipped.sum())]] = True
+        found["ceiling: the default's ranking, told the true count"] = (top, float("nan"))
+        if not args.no_ml_oracle:
+            clean, _ = winnow_auto(X, Y, multi_label=True, seed=seed)
+            found["ceiling: probabilities learned from the clean labels"] = (
+                li.find_issues(noisy, clean, multi_label=True, seed=seed)[0], float("nan"))
 
-    from cleanlab.multilabel_classification import filter as mlfilter
-
-    t = time.time()
-    lr, cs = tuned_logistic(X, noisy, multi_label=True, grid=args.lr_grid)
-    found[METHODS[2]] = (mlfilter.find_label_issues([list(np.flatnonzero(r)) for r in noisy],
-                                                    lr), time.time() - t)
-    t = time.time()
-    mlp, alphas = tuned_mlp(li.prepare_features(X), noisy, multi_label=True,
-                            tune=not args.no_tune_mlp)
-    found[METHODS[3]] = (li.find_issues(noisy, mlp, multi_label=True)[0], time.time() - t)
-    for method, (flagged, secs) in found.items():
-        records.append(dict(setting=setting, seed=0, method=method, seconds=secs,
-                            **dict(zip(("precision", "recall", "f1"),
-                                       prf(np.asarray(flagged, dtype=bool), flipped)))))
-    print("multi-label: weights %s, C %s, alpha %s" % (fitted["classifier"]["weights"], cs,
-                                                        alphas))
-    summarise([r for r in records if r["setting"] == setting], header=False)
+        t = time.time()
+        lr, cs = tuned_logistic(X, noisy, multi_label=True, grid=args.lr_grid, seed=seed)
+        found[METHODS[2]] = (mlfilter.find_label_issues(lists, lr), time.time() - t)
+        t = time.time()
+        mlp, alphas = tuned_mlp(li.prepare_features(X, seed=seed), noisy, multi_label=True,
+                                tune=not args.no_tune_mlp, grid=args.mlp_grid, seed=seed)
+        found[METHODS[3]] = (li.find_issues(noisy, mlp, multi_label=True,
+                                            multilabel_score="cleanlab")[0], time.time() - t)
+        # The suggestion names the swapped classes: of the flagged flips, how often the
+        # class to remove is the wrongly added one and the class to add the removed one.
+        hits = np.flatnonzero(flagged & flipped)
+        named = [bool(np.all((change[r] == -1) == ((noisy[r] == 1) & (Y[r] == 0)))
+                      and np.all((change[r] == 1) == ((noisy[r] == 0) & (Y[r] == 1))))
+                 for r in hits]
+        for method, (flags, secs) in found.items():
+            records.append(dict(setting=setting, seed=seed, method=method, seconds=secs,
+                                **dict(zip(("precision", "recall", "f1"),
+                                           prf(np.asarray(flags, dtype=bool), flipped)))))
+        records[-len(found)]["named"] = float(np.mean(named)) if named else float("nan")
+        print("multi-label seed %d: %s | both classes named right in %.2f of flagged flips | "
+              "weights %s, C %s, alpha %s" % (
+                  seed, " ".join("%.3f" % r["f1"] for r in records[-len(found):]),
+                  records[-len(found)]["named"], fitted["classifier"]["weights"], cs, alphas),
+              flush=True)
+        if args.json:
+            _dump(records, args.json)
+    summarise([r for r in records if r["setting"] == setting], header=False, winnow=ML_WINNOW)
 
 
 def main():
@@ -389,6 +427,10 @@ def main():
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--multilabel", type=int, default=3000,
                         help="number of 2x2 mosaics (0: skip the multi-label case)")
+    parser.add_argument("--ml-seeds", type=int, default=1,
+                        help="draws of the mosaic flips (seed 0: the original draw)")
+    parser.add_argument("--no-ml-oracle", action="store_true",
+                        help="skip the clean-label probabilities ceiling (a second auto fit)")
     parser.add_argument("--no-brain", action="store_true")
     parser.add_argument("--no-tune-mlp", action="store_true",
                         help="single-MLP anchor with Winnow's alpha (1e-2) instead of nested CV")
@@ -414,7 +456,7 @@ def main():
     records = []
     started = time.time()
     with threadpool_limits(1):
-        if args.kinds and args.rates and args.sizes:
+        if args.kinds and args.rates and args.sizes and args.sizes != [0]:
             run_single_label(args, records)
         if args.multilabel:
             run_multi_label(args, records)
