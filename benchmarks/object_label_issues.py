@@ -404,7 +404,6 @@ def main():
         len(scenes["filepath"]), len(objects), len(ann_idx), len(shifted & set(ann_idx)),
         len(missing)), flush=True)
     ds = make_dataset(scenes, vectors=ann)
-    pos = {int(i): r for r, i in enumerate(ann_idx)}
     records = []
     for seed in range(args.seeds):
         rng = np.random.default_rng([len(objects), seed])
