@@ -1,7 +1,8 @@
 """@winnow/curation/winnow: the Winnow panel (overview, embedding map, distributions,
 review, actions) in the FiftyOne App's grid. When runs were made on the objects of a
-Detections/Polylines field, a samples / objects switch chooses what the findings and
-the review list show (objects: counts of label tags, patches views, object crops).
+Detections/Polylines field, a samples / objects switch chooses what the findings, the
+runs' counts, the embedding map and the review list show (objects: counts of label
+tags, patches views, a map of the objects' vectors, object crops).
 
 Thin by design: what to count, sample and draw comes from ``winnow.plugin``
 (:mod:`~winnow.plugin.findings`, which reads every field, tag and view name from

@@ -9,8 +9,10 @@ Four flows: the Winnow panel on a dataset every step ran on; its image-issues ro
 (counts per kind, a kind's saved view in the grid) on planted photographs; a Winnow operator
 opened from the operator browser (a bad value flagged as typed, then a run whose
 results reach the grid and the panel), then Accept / Undo in the panel's review list;
-and the panel switched to objects (issue 14): an object finding's count and its saved
-patches view loaded into the grid, the review list's object crops.
+and the panel switched to objects (issue 14): an object finding's count, the object
+runs' rows, the map of the objects, its saved patches view loaded into the grid, the
+review list's object crops. Nothing in the panel runs past its right edge, also after
+the window (and so the panel) is made narrower.
 """
 
 import math
@@ -100,7 +102,11 @@ def page(app_url):
         p.selectors.set_test_id_attribute("data-cy")  # FiftyOne's test ids
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            yield browser.new_page(viewport={"width": 1700, "height": 1150})
+            page = browser.new_page(viewport={"width": 1700, "height": 1150})
+            # The App's Enterprise pop-over may cover the grid at any time: dismiss it.
+            page.add_locator_handler(page.get_by_role("button", name="Dismiss"),
+                                     lambda button: button.click())
+            yield page
         finally:
             browser.close()
 
@@ -113,9 +119,27 @@ def _open_dataset(page, app_url, ds):
     page.goto("%s/datasets/%s" % (app_url, ds.name), wait_until="load")
     playwright_api.expect(_grid_count(page)).to_contain_text("%d samples" % len(ds),
                                                             timeout=90_000)
-    dismiss = page.get_by_text("Dismiss", exact=True)  # the App's Enterprise pop-over
-    if dismiss.count():
-        dismiss.first.click()
+
+
+# What lies past the panel's right edge: every HTML element, and each plot's SVG (the
+# parts of a plot inside its SVG are clipped by it).
+_OVERFLOW_JS = """(root) => {
+  const edge = root.getBoundingClientRect().right + 1;
+  const out = [];
+  for (const el of root.querySelectorAll('*')) {
+    if (el instanceof SVGElement && !el.matches('svg.main-svg')) continue;
+    const b = el.getBoundingClientRect();
+    if (b.width > 0 && b.right > edge) {
+      const cls = el.className.baseVal ?? el.className;
+      out.push(el.tagName + '.' + String(cls).slice(0, 40) + ' ' + (b.right - edge + 1) + 'px');
+    }
+  }
+  return out;
+}"""
+
+
+def _past_the_edge(content):
+    return content.evaluate(_OVERFLOW_JS)
 
 
 def _open_panel(page):
@@ -149,6 +173,8 @@ def test_panel_shows_counts_and_map_and_show_outliers_changes_the_grid(app_datas
     expect(markers).to_have_count(len(ds), timeout=30_000)
     assert plots.nth(1).locator(".barlayer path").count() > 0
     expect(content).to_contain_text("redundant → kept")  # the map's link trace legend
+    # Plots, controls and rows of buttons stay inside the panel (700 px here).
+    assert _past_the_edge(content) == []
     page.wait_for_timeout(1000)  # let images and plot transitions settle for the picture
     page.screenshot(path=os.path.join(ARTIFACTS, "app-winnow-panel.png"))
     content.screenshot(path=os.path.join(ARTIFACTS, "winnow-panel.png"))
@@ -312,10 +338,16 @@ def test_operator_form_flags_a_bad_value_then_runs_and_review_accept_undo(review
 @pytest.fixture
 def objects_dataset(tmp_path):
     """Real-image scenes with object vectors; object outliers (3) and object label
-    issues on ``gt``."""
+    issues on ``gt``; a 2-D map of the objects."""
     from test_panel import object_runs_dataset
 
-    yield from object_runs_dataset(tmp_path, "winnow-test-app-objects")
+    made = object_runs_dataset(tmp_path, "winnow-test-app-objects")
+    ds = next(made)
+    try:
+        embedding_map.compute_map(ds, "embedding", patches_field="gt")
+        yield ds
+    finally:
+        made.close()
 
 
 def test_panel_shows_object_findings_and_loads_their_patches_view(objects_dataset, app_url,
@@ -330,7 +362,8 @@ def test_panel_shows_object_findings_and_loads_their_patches_view(objects_datase
 
     # The samples / objects switch: objects of gt.
     content.get_by_text("Objects of gt", exact=True).click()
-    expect(content).to_contain_text("%d objects of gt" % n_objects, timeout=60_000)
+    expect(content).to_contain_text("%s · %d objects of gt" % (ds.name, n_objects),
+                                    timeout=60_000)
     expect(content).to_contain_text("Outliers: 3 of %d objects of gt (" % n_objects)
     issues = ds.count_label_tags("gt")["label_issue"]
     expect(content).to_contain_text("Label issues: %d of %d objects of gt (" % (issues,
@@ -341,11 +374,32 @@ def test_panel_shows_object_findings_and_loads_their_patches_view(objects_datase
     page.wait_for_function(
         "() => [...document.querySelectorAll(\"img[src^='data:image/png']\")]"
         ".every(i => i.complete && i.naturalWidth > 0)", timeout=30_000)
-    # The object scores' histograms draw their bars.
+    # The object runs' rows count objects.
+    expect(content).to_contain_text("%d objects of gt, 3 outliers" % n_objects)
+    # The map of the objects draws one marker per object; the object scores'
+    # histograms draw their bars.
+    expect(content).to_contain_text("All %d points (objects of gt)" % n_objects)
     plots = content.locator(".js-plotly-plot")
-    expect(plots).to_have_count(2, timeout=30_000)
-    expect(plots.first.locator(".barlayer path").first).to_be_attached(timeout=30_000)
+    expect(plots).to_have_count(3, timeout=30_000)
+    expect(plots.first.locator(".scatterlayer path.point")).to_have_count(n_objects,
+                                                                         timeout=30_000)
+    expect(plots.nth(1).locator(".barlayer path").first).to_be_attached(timeout=30_000)
+    assert _past_the_edge(content) == []
     content.screenshot(path=os.path.join(ARTIFACTS, "winnow-panel-objects.png"))
+
+    # A narrower window (and panel): the plots refit, nothing runs past the edge.
+    width = content.bounding_box()["width"]
+    page.set_viewport_size({"width": 1100, "height": 1150})
+    page.wait_for_function(
+        "([w]) => { const c = document.querySelector('[data-cy=panel-content-winnow]');"
+        " const r = c.getBoundingClientRect().width; return r < w && [...c.querySelectorAll("
+        "'svg.main-svg')].every(s => s.getBoundingClientRect().width <= r); }",
+        arg=[width], timeout=30_000)
+    assert _past_the_edge(content) == []
+    plots.first.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    content.screenshot(path=os.path.join(ARTIFACTS, "winnow-panel-objects-narrow.png"))
+    page.set_viewport_size({"width": 1700, "height": 1150})
 
     # The finding's saved patches view, by its button: the grid shows the 3 objects.
     content.get_by_role("button", name="winnow-gt-outlier (3)").click()
