@@ -215,9 +215,13 @@ def test_unreadable_image_is_skipped_and_counted(planted):
 def test_bad_input_one_clear_error_nothing_written(planted):
     ds, _ = planted
     ds.set_values("cls", [fo.Classification(label="Bag")] * len(ds))
+    ds.set_values("poly", [fo.Polylines(polylines=[fo.Polyline(
+        label="Bag", points=[[(0.1, 0.1), (0.3, 0.1), (0.3, 0.3)]], closed=True)])] * len(ds))
     before = _snapshot(ds)
     cases = [
         (dict(patches_field=FIELD, pred_field="cls"), "pred_field must be a Detections"),
+        (dict(patches_field="poly", pred_field=PRED), "patches_field must be a Detections"),
+        (dict(patches_field=FIELD, pred_field="poly"), "pred_field must be a Detections"),
         (dict(patches_field=FIELD, pred_field=FIELD), "must differ from patches_field"),
         (dict(patches_field=None, pred_field=PRED), "needs patches_field"),
         (dict(patches_field=FIELD, pred_field="nope"), "No field 'nope' for pred_field"),
