@@ -214,3 +214,22 @@ def test_operator_form_is_delegated_by_default_and_runs(demo, tmp_path):
                 batch_size=16, output_path=path, embeddings_field="op_emb")
     result.raise_exceptions()
     assert os.path.isfile(path) and len(demo.exists("op_emb")) == 40
+
+
+def test_layer_units_of_two_architectures():
+    import torchvision
+
+    lite = models.load_model(device="cpu").module
+    units = ft.layer_units(lite, "_fc")
+    names = [name for name, _ in units]
+    assert names == ["_conv_stem"] + ["_blocks.%d" % i for i in range(16)] + ["_conv_head"]
+    assert [type(m).__name__ for m in units[-1][1]] == ["Conv2dStaticSamePadding",
+                                                         "BatchNorm2d"]  # BN joins its conv
+    resnet = torchvision.models.resnet18(weights=None)
+    names = [name for name, _ in ft.layer_units(resnet, "fc")]
+    assert names == ["conv1"] + ["layer%d.%d" % (i, j) for i in range(1, 5) for j in (0, 1)]
+    # train_layers=3: the head and the last 2 units train, nothing else.
+    frozen = ft._freeze(resnet, "fc", 3)
+    trained = {n.split(".")[0] + "." + n.split(".")[1] if n.startswith("layer") else
+               n.split(".")[0] for n, p in resnet.named_parameters() if p.requires_grad}
+    assert trained == {"layer4.0", "layer4.1", "fc"} and len(frozen) == 8
