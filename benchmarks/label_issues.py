@@ -1,7 +1,7 @@
 """Label issues on real Fashion-MNIST embeddings with known flips: Winnow vs tuned anchors.
 
     .venv/bin/python benchmarks/label_issues.py [--sizes 300 600 1200 3000 10000]
-        [--rates 5 10 20] [--kinds uniform confusable] [--seeds 5] [--multilabel 3000] [--ml-seeds 1]
+        [--rates 5 10 20] [--kinds uniform confusable] [--seeds 5] [--multilabel 3000] [--ml-seeds 0 1 2]
         [--no-brain] [--no-tune-mlp] [--lr-grid ...] [--mlp-grid ...] [--json results.json]
     .venv/bin/python benchmarks/label_issues.py --summarise results.json [more.json]
 
@@ -338,7 +338,8 @@ ML_WINNOW = "Winnow default (auto mixture, changes model)"
 
 
 def run_multi_label(args, records):
-    """The mosaic case: ``args.ml_seeds`` draws of the flips on the same mosaics."""
+    """The mosaic case: one draw of the flips per seed of ``args.ml_seeds`` on the same
+    mosaics."""
     from cleanlab.multilabel_classification import filter as mlfilter
 
     from winnow.plugin.embeddings import embed_arrays
@@ -355,7 +356,7 @@ def run_multi_label(args, records):
         os.makedirs(os.path.dirname(cache), exist_ok=True)
         np.savez(cache, X=X)
     setting = "multi-label 10%"
-    for seed in range(args.ml_seeds):
+    for seed in args.ml_seeds:
         # Seed 0 draws the flips as before (the images' generator, continued).
         frng = rng if seed == 0 else np.random.default_rng([7, seed])
         noisy = Y.copy()
@@ -427,7 +428,7 @@ def main():
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--multilabel", type=int, default=3000,
                         help="number of 2x2 mosaics (0: skip the multi-label case)")
-    parser.add_argument("--ml-seeds", type=int, default=1,
+    parser.add_argument("--ml-seeds", type=int, nargs="+", default=[0],
                         help="draws of the mosaic flips (seed 0: the original draw)")
     parser.add_argument("--no-ml-oracle", action="store_true",
                         help="skip the clean-label probabilities ceiling (a second auto fit)")
