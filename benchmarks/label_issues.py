@@ -216,7 +216,7 @@ def run_single_label(args, records):
     brain = None if args.no_brain else BrainAnchor(max(args.sizes))
     # Seeds outermost within a size: an interrupted run has whole seeds of every setting.
     for n in args.sizes:
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             for kind in args.kinds:
                 for rate in args.rates:
                     setting = "n=%d %s %d%%" % (n, kind, rate)
@@ -426,6 +426,9 @@ def main():
     parser.add_argument("--rates", type=int, nargs="+", default=[5, 10, 20])
     parser.add_argument("--kinds", nargs="+", default=["uniform", "confusable"])
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="run seeds first-seed .. first-seed + seeds - 1 (to split a grid "
+                             "over processes)")
     parser.add_argument("--multilabel", type=int, default=3000,
                         help="number of 2x2 mosaics (0: skip the multi-label case)")
     parser.add_argument("--ml-seeds", type=int, nargs="+", default=[0],
