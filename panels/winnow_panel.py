@@ -199,8 +199,12 @@ class WinnowPanel(foo.Panel):
         ids = [p.get("id") for p in (ctx.params.get("data") or []) if p.get("id")]
         objects = (ctx.panel.state.map or {}).get("objects")
         if not ids:
-            ctx.ops.clear_view()
-        elif objects:
+            # The App reports an empty selection right after every lasso (Plotly
+            # redraws the plot when the grid's view changes; seen in Chromium), and on
+            # a double click alike: clearing the view here undid every selection. The
+            # panel's "Show all samples" clears it.
+            return
+        if objects:
             # A map of objects: its ids are label ids. The grid shows exactly the
             # selected objects as patches (FiftyOne's own Embeddings panel selects
             # patch ids in a patches view the same way).

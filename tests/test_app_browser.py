@@ -401,6 +401,25 @@ def test_panel_shows_object_findings_and_loads_their_patches_view(objects_datase
     content.screenshot(path=os.path.join(ARTIFACTS, "winnow-panel-objects-narrow.png"))
     page.set_viewport_size({"width": 1700, "height": 1150})
 
+    # A lasso over the left part of the map: the grid shows exactly those objects, as
+    # patches (Plotly's own count of the points it selected).
+    plots.first.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    area = plots.first.locator(".nsewdrag").first.bounding_box()
+    x0, y0 = area["x"] + 2, area["y"] + 2
+    x1, y1 = area["x"] + 0.6 * area["width"], area["y"] + area["height"] - 2
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for x, y in [(x1, y0), (x1, y1), (x0, y1), (x0, y0 + 1)]:
+        page.mouse.move(x, y, steps=4)
+    page.mouse.up()
+    selected = plots.first.evaluate(
+        "gd => gd.data.reduce((n, t) => n + (t.selectedpoints || []).length, 0)")
+    assert 0 < selected < n_objects
+    expect(_grid_count(page)).to_have_text(re.compile(r"^%d patches" % selected),
+                                           timeout=30_000)
+    page.screenshot(path=os.path.join(ARTIFACTS, "app-object-map-lasso.png"))
+
     # The finding's saved patches view, by its button: the grid shows the 3 objects.
     content.get_by_role("button", name="winnow-gt-outlier (3)").click()
     expect(page).to_have_url(re.compile(r"view=winnow-gt-outlier"), timeout=30_000)

@@ -810,6 +810,9 @@ def test_object_map_maps_the_objects_colours_them_and_selects_them(objects_scrat
                   data=[dict(id=i, idx=k) for k, i in enumerate(picked)])
     view = shown_view(ds, ops)
     assert view._is_patches and sorted(view.values("gt.id")) == sorted(picked)
+    # The empty selection the App sends right after a lasso keeps that view.
+    _, ops = call(ds, "on_map_selected", state=ctx.panel_state, data=[])
+    assert not {"set_view", "clear_view"} & set(ops)
 
     # Back to samples: the map is the samples' again (none here).
     ctx, _ = call(ds, "set_scope", state=ctx.panel_state, value="__samples__")
