@@ -4,6 +4,7 @@
         [--rates 5 10 20] [--kinds uniform confusable] [--seeds 5] [--multilabel 3000] [--ml-seeds 0 1 2]
         [--no-brain] [--no-tune-mlp] [--lr-grid ...] [--mlp-grid ...] [--json results.json]
     .venv/bin/python benchmarks/label_issues.py --summarise results.json [more.json]
+    .venv/bin/python benchmarks/label_issues.py --timing 10000 60000
 
 For each size, noise kind, rate and seed: a fresh random subset of the 60 000 training
 embeddings (EfficientNet-Lite0, 112 px), ``rate`` of its labels flipped uniformly (to any
@@ -420,6 +421,22 @@ def run_multi_label(args, records):
     summarise([r for r in records if r["setting"] == setting], header=False, winnow=ML_WINNOW)
 
 
+def run_timing(args):
+    """Wall and CPU seconds of the default (prepare_features + fit_out_of_sample("auto")
+    + cleanlab) on n samples with 10 % confusable flips, one thread."""
+    d = load_embeddings(112)
+    for n in args.timing:
+        rng = np.random.default_rng([n, 10, 1, 0])
+        rows = np.sort(rng.choice(len(d["train_X"]), n, replace=False))
+        noisy, flipped = flip_labels(d["train_y"][rows], 0.1, "confusable", rng)
+        wall, cpu = time.time(), time.process_time()
+        probs, fitted = winnow_auto(d["train_X"][rows], noisy)
+        flagged = li.find_issues(noisy, probs)[0]
+        print("timing n=%d: %.1f s wall, %.1f s CPU, F1 %.3f, %s" % (
+            n, time.time() - wall, time.process_time() - cpu, prf(flagged, flipped)[2],
+            fitted["classifier"]["weights"]), flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[300, 600, 1200, 3000, 10000])
@@ -445,6 +462,8 @@ def main():
     parser.add_argument("--mlp-grid", type=float, nargs="+", default=list(MLP_GRID),
                         help="alphas the single-MLP anchor's nested CV chooses from")
     parser.add_argument("--json", help="also write every run's numbers to this file")
+    parser.add_argument("--timing", type=int, nargs="+", metavar="N",
+                        help="only time the default on N samples (e.g. 10000 60000) and exit")
     args = parser.parse_args()
     os.environ.setdefault("FIFTYONE_DO_NOT_TRACK", "true")
     if args.summarise:
@@ -457,6 +476,10 @@ def main():
         return
     from threadpoolctl import threadpool_limits
 
+    if args.timing:
+        with threadpool_limits(1):
+            run_timing(args)
+        return
     records = []
     started = time.time()
     with threadpool_limits(1):
