@@ -26,7 +26,8 @@ OPERATOR_PREFIX = "@winnow/curation/"
 # only for records made before runs recorded their ``roles``; ``status`` is how the
 # map's status colouring calls the samples a run tags; ``per_tag``: the run's tags are
 # kinds of one finding, each counted (and shown) on its own; ``histograms``: ``(role,
-# label)`` of score fields to draw besides the run's ``score`` (a run with no single score).
+# label)`` of score fields to draw besides the run's ``score`` (a run with no single score);
+# ``objects_only``: a step on objects only, with no card among the samples' findings.
 STEPS = {
     "outliers": dict(label="Outliers", operator="find_outliers",
                      score_label="Outlier score", fields=("score",), status="outlier"),
@@ -41,6 +42,10 @@ STEPS = {
     "label_issues": dict(label="Label issues", operator="find_label_issues",
                          score_label="Label quality", fields=("quality", "suggestion"),
                          status=None),
+    # find_label_issues(pred_field=): cleanlab object detection on a detector's boxes.
+    "detection_issues": dict(label="Label issues (predictions)", operator="find_label_issues",
+                             score_label="Box label quality", fields=(), status=None,
+                             objects_only=True),
     "image_issues": dict(label="Image issues", operator="find_image_issues", score_label=None,
                          fields=(), status=None, per_tag=True,
                          histograms=(("brightness", "Brightness"), ("contrast", "Contrast"),
@@ -69,7 +74,8 @@ ACTIONS = [
 
 
 # Steps that run on the objects of a Detections/Polylines field (``patches_field=``).
-OBJECT_STEPS = ("outliers", "redundancy", "filter", "representatives", "label_issues")
+OBJECT_STEPS = ("outliers", "redundancy", "filter", "representatives", "label_issues",
+                "detection_issues")
 
 
 def _runs(samples, runs):
@@ -173,6 +179,8 @@ def summarize(samples, runs=None, patches_field=None):
     out = []
     for method, step in STEPS.items():
         if pf is not None and method not in OBJECT_STEPS:
+            continue
+        if pf is None and step.get("objects_only"):
             continue
         step_found = [r for r in runs if r["method"] == method]
         if not step_found:

@@ -279,3 +279,20 @@ def test_operator_form_offers_predictions_on_objects_and_runs_them(planted):
     assert ds.count_label_tags(PRED) == {"overlooked": 1}
     # a re-run of the same step is no conflict
     assert _form(ds, patches_field=FIELD, pred_field=PRED)[1] == {}
+
+
+def test_panel_shows_the_predictions_run_among_the_objects_findings(planted):
+    from test_panel import call, output_text  # the panel's one event runner
+
+    ds, _ = planted
+    winnow.find_label_issues(ds, patches_field=FIELD, pred_field=PRED)
+    ctx, _ = call(ds, "on_load")
+    state = ctx.panel_state
+    assert state["scopes"] == [FIELD]
+    assert all(f["method"] != "detection_issues" for f in state["findings"])  # samples: none
+    ctx, ops = call(ds, "set_scope", state=state, value=FIELD)
+    found = next(f for f in ctx.panel_state["findings"] if f["method"] == "detection_issues")
+    assert found["computed"] and found["count"] == 2  # the swapped and the shifted box
+    assert found["score"]["field"] == FIELD + ".detections.label_quality"
+    text = output_text(ops)
+    assert "Label issues (predictions)" in text and "winnow-pred-overlooked (1)" in text

@@ -616,7 +616,7 @@ def test_object_findings_count_label_tags_over_objects(objects_curated):
     by_label = {f["label"]: f for f in summary["findings"]}
     # Only the steps that run on objects; image-level steps are not offered.
     assert set(by_label) == {"Outliers", "Redundant", "Filter", "Representatives",
-                             "Label issues"}
+                             "Label issues", "Label issues (predictions)"}
     outliers, issues = by_label["Outliers"], by_label["Label issues"]
     assert outliers["computed"] and outliers["tags"] == ["outlier"]
     assert outliers["count"] == tags["outlier"] == 3
