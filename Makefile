@@ -26,6 +26,7 @@ bench: setup
 	$(PY) benchmarks/approximations.py
 	$(PY) benchmarks/image_issues.py
 	$(PY) benchmarks/object_embeddings.py
+	$(PY) benchmarks/object_label_issues.py --scenes 2000 --seeds 2
 	$(PY) benchmarks/fine_tune.py --n 10000 --test 10000 --size 32 --epochs 2 --folds 3 --batch-size 32
 
 # ~25 min on 2 cores (1 M embeddings per step, ~10 GB free memory): run on a quiet machine.
