@@ -285,10 +285,8 @@ def fit_auto(fit, X, labels, *, n_estimators=10, max_samples=0.75, seed=0, multi
         if done:
             folds = done[0]["folds"]
         else:  # the folds fit_out_of_sample would draw for this seed
-            from .label_issues import _fold_ids
-
-            folds = _fold_ids(np.asarray(labels), int(n_estimators),
-                              np.random.default_rng(seed), multi_label)
+            folds = assign_folds(np.asarray(labels), int(n_estimators),
+                                  np.random.default_rng(seed), multi_label)
         cs = [float(names[i].split("=", 1)[1]) for i in logistic]
         for i, out in zip(logistic, logistic_path(X, labels, folds, cs, multi_label=multi_label,
                                                   n_classes=n_classes, X_extra=X_extra)):
@@ -309,3 +307,29 @@ def fit_auto(fit, X, labels, *, n_estimators=10, max_samples=0.75, seed=0, multi
                 trained_on=[t for r in results for t in r["trained_on"]],
                 classifier=summary(names, weights, len(X)),
                 candidate_probs={n: r["probs"] for n, r in zip(names, results)})
+
+
+def assign_folds(labels, n_folds, rng, multi_label):
+    """Assigns each sample to one of ``n_folds`` folds (stratified by class for
+    single-label): the one split every out-of-sample fit here uses.
+
+    Args:
+        labels: ``(N,)`` class ids, or ``(N, K)`` indicators for ``multi_label``
+        n_folds: the number of folds
+        rng: a ``numpy.random.Generator``
+        multi_label: whether ``labels`` are multi-label (random folds)
+
+    Returns:
+        ``(N,)`` fold ids in ``[0, n_folds)``
+    """
+    n = len(labels)
+    folds = np.empty(n, dtype=np.int64)
+    if multi_label:
+        folds[rng.permutation(n)] = np.arange(n) % n_folds
+        return folds
+    offset = 0
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        folds[idx] = (np.arange(len(idx)) + offset) % n_folds
+        offset += len(idx)
+    return folds

@@ -54,7 +54,7 @@ import fiftyone.core.fields as fof
 import fiftyone.core.labels as fol
 import fiftyone.core.utils as fou
 
-from . import images, inputs, label_issues, models, runs
+from . import classifiers, images, inputs, models, runs
 
 logger = logging.getLogger(__name__)
 
@@ -300,7 +300,7 @@ def _split_val(labels, rows, val_fraction, seed):
     if not val_fraction:
         return rows, rows[:0]
     n_parts = max(2, int(round(1.0 / val_fraction)))
-    parts = label_issues._fold_ids(labels[rows], n_parts, np.random.default_rng(seed), False)
+    parts = classifiers.assign_folds(labels[rows], n_parts, np.random.default_rng(seed), False)
     return rows[parts != 0], rows[parts == 0]
 
 
@@ -579,7 +579,7 @@ def fine_tune(samples, label_field="ground_truth", *, model=models.DEFAULT_MODEL
     rng_seed = int(seed)
     if folds:
         assignment = np.empty(len(ids), dtype=np.int64)
-        assignment[labeled] = label_issues._fold_ids(y[labeled], folds,
+        assignment[labeled] = classifiers.assign_folds(y[labeled], folds,
                                                      np.random.default_rng(rng_seed), False)
         rest = np.setdiff1d(np.arange(len(ids)), labeled)
         assignment[rest] = np.random.default_rng(rng_seed + 1).permutation(len(rest)) % folds

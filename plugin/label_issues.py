@@ -141,21 +141,6 @@ def make_classifier(classifier="bagging-mlp", *, multi_label=False, seed=0, hidd
                      % (", ".join(CLASSIFIERS), classifier))
 
 
-def _fold_ids(labels, n_folds, rng, multi_label):
-    """Assigns each sample to a fold (stratified by class for single-label)."""
-    n = len(labels)
-    folds = np.empty(n, dtype=np.int64)
-    if multi_label:
-        folds[rng.permutation(n)] = np.arange(n) % n_folds
-        return folds
-    offset = 0
-    for c in np.unique(labels):
-        idx = rng.permutation(np.flatnonzero(labels == c))
-        folds[idx] = (np.arange(len(idx)) + offset) % n_folds
-        offset += len(idx)
-    return folds
-
-
 def _bag(candidates, labels, fraction, rng, multi_label):
     """A random subset of ``candidates`` (stratified, every class kept)."""
     if fraction >= 1.0:
@@ -254,7 +239,7 @@ def fit_out_of_sample(X, labels, *, classifier="auto", n_estimators=10,
     k = labels.shape[1] if multi_label else int(n_classes or labels.max() + 1)
 
     rng = np.random.default_rng(seed)
-    folds = _fold_ids(labels, n_estimators, rng, multi_label)
+    folds = classifiers.assign_folds(labels, n_estimators, rng, multi_label)
     sums = np.zeros((n, k))
     counts = np.zeros(n, dtype=np.int64)
     extra = None if X_extra is None or len(X_extra) == 0 else np.zeros((len(X_extra), k))
