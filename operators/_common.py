@@ -161,6 +161,29 @@ def none_choice(value):
     return None if value in (None, "", NONE) else value
 
 
+def add_optional_field_choice(ctx, inputs, name, fields, *, none_label, choice_label, label,
+                              description):
+    """An optional dropdown ``name`` over ``fields`` with :data:`NONE` first
+    (``none_label``; each field labelled ``choice_label % field``): not required, so a
+    Python call without it means None.
+
+    Returns:
+        ``(prop, value)``: the form property (None when ``fields`` is empty) and the
+        chosen field (None for :data:`NONE`)
+    """
+    import fiftyone.operators.types as types
+
+    if not fields:
+        return None, None
+    dropdown = types.DropdownView()
+    dropdown.add_choice(NONE, label=none_label)
+    for field in fields:
+        dropdown.add_choice(field, label=choice_label % field)
+    prop = inputs.enum(name, dropdown.values(), default=NONE, required=False, label=label,
+                       view=dropdown, description=description)
+    return prop, none_choice(ctx.params.get(name))
+
+
 def flag(prop, check, *args, **kwargs):
     """Runs the engine's validator ``check(*args, **kwargs)`` on a form's current
     value; a ValueError marks the form property ``prop`` invalid with its message, so

@@ -3,8 +3,8 @@
 import fiftyone.core.fields as fof
 import fiftyone.operators.types as types
 
-from ._common import (NONE, check_writable, flag, none_choice, object_vector_fields,
-                      patches_fields, vector_fields)
+from ._common import (NONE, add_optional_field_choice, check_writable, flag, none_choice,
+                      object_vector_fields, patches_fields, vector_fields)
 
 REDUCTIONS = [(NONE, "None"), ("pca", "PCA"), ("umap", "UMAP (if installed)")]
 
@@ -121,19 +121,12 @@ def add_objects_choice(ctx, inputs):
         ``(prop, name)``: the form property (None when not shown) and the chosen
         objects field (None: samples)
     """
-    fields = patches_fields(ctx.dataset)
-    if not fields:
-        return None, None
-    dropdown = types.DropdownView()
-    dropdown.add_choice(NONE, label="Samples")
-    for name in fields:
-        dropdown.add_choice(name, label="Objects of %s" % name)
     # Not required: a Python call without it (None) runs on the samples.
-    prop = inputs.enum("patches_field", dropdown.values(), default=NONE, required=False,
-                       label="Run on", view=dropdown,
-                       description="Whole images, or each object of a Detections/Polylines "
-                                   "field (results as object attributes and label tags)")
-    return prop, none_choice(ctx.params.get("patches_field"))
+    return add_optional_field_choice(
+        ctx, inputs, "patches_field", patches_fields(ctx.dataset), none_label="Samples",
+        choice_label="Objects of %s", label="Run on",
+        description="Whole images, or each object of a Detections/Polylines field "
+                    "(results as object attributes and label tags)")
 
 
 def add_object_embeddings_choice(ctx, inputs, default, patches, required=True):

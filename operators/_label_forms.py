@@ -4,7 +4,7 @@ samples or objects)."""
 import fiftyone as fo
 import fiftyone.operators.types as types
 
-from ._common import NONE, flag, none_choice, patches_fields, vector_fields
+from ._common import add_optional_field_choice, flag, none_choice, patches_fields, vector_fields
 
 CLASSIFIER_CHOICES = [
     ("auto", "Auto: bagged MLPs and logistic regressions, mixed out of sample"),
@@ -102,18 +102,13 @@ def add_predictions_choice(ctx, inputs, patches):
     fields = [f for f in patches_fields(ctx.dataset) if f != patches
               and issubclass(getattr(schema.get(f), "document_type", None) or object,
                              fol.Detections)]
-    if not fields:
-        return None, None
-    dropdown = types.DropdownView()
-    dropdown.add_choice(NONE, label="None: learn each object's label from its embedding")
-    for name in fields:
-        dropdown.add_choice(name, label="Predictions in %s" % name)
-    prop = inputs.enum("pred_field", dropdown.values(), default=NONE, required=False,
-                       label="Predictions field", view=dropdown,
-                       description="A detector's boxes with confidences: cleanlab object "
-                                   "detection finds swapped classes, badly located boxes and "
-                                   "overlooked objects (tagged on the predictions)")
-    return prop, none_choice(ctx.params.get("pred_field"))
+    return add_optional_field_choice(
+        ctx, inputs, "pred_field", fields,
+        none_label="None: learn each object's label from its embedding",
+        choice_label="Predictions in %s", label="Predictions field",
+        description="A detector's boxes with confidences: cleanlab object detection finds "
+                    "swapped classes, badly located boxes and overlooked objects (tagged on "
+                    "the predictions)")
 
 
 def label_inputs(inputs, ctx, defaults, label_description, predictions=False):
