@@ -98,6 +98,16 @@ def input_batch(paths, loaded):
     return wcam._normalize(batch, SIZE, mean, std)
 
 
+def scored_inputs(loaded):
+    """The benchmark images as one normalized batch ``(N, 3, SIZE, SIZE)`` and each
+    image's target ``(N,)``: the model's own top class (what every method explains)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        x = input_batch(write_images(tmp), loaded)
+    with torch.inference_mode():
+        targets = loaded.module(x).argmax(dim=1).numpy()
+    return x, targets
+
+
 def bench_model():
     """The default model with an nn.Identity in front of its global pooling: one
     module whose output is the pooling input, for pytorch-grad-cam's hooks."""
@@ -297,12 +307,7 @@ def mean_se(v):
 def part1(args):
     loaded = bench_model()
     module = loaded.module
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = write_images(tmp)
-        x = input_batch(paths, loaded)
-    n_photos = len(PHOTOS)
-    with torch.inference_mode():
-        targets = module(x).argmax(dim=1).numpy()
+    x, targets = scored_inputs(loaded)
     rows = methods(loaded, args.scorecam)
     if args.load:  # re-print a saved run's tables
         with open(args.load, "rb") as f:
@@ -425,12 +430,8 @@ def part_vit(args):
     module = torchvision.models.vit_b_16(weights=None).eval()
     nn.init.normal_(module.heads.head.weight, std=0.02)
     loaded = models.load_model(module, device="cpu")
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = write_images(tmp)
-        x = input_batch(paths, loaded)
+    x, targets = scored_inputs(loaded)
     n = len(x)
-    with torch.inference_mode():
-        targets = module(x).argmax(dim=1).numpy()
     layer = wcam.transformer_cam_layer(module)
 
     def reshape(t):
