@@ -608,8 +608,11 @@ def _run_row(run):
     if isinstance(used, dict) and used.get("name"):
         # Which classifier ran (label steps), first so that eliding never hides it.
         main = used.get("main")
-        params = "classifier %s%s; %s" % (used["name"], " (mostly %s)" % main
-                                          if main and main != used["name"] else "", params)
+        if used.get("combine") == "mean":
+            how = " (mean of %d)" % len(used.get("candidates") or ())
+        else:
+            how = " (mostly %s)" % main if main and main != used["name"] else ""
+        params = "classifier %s%s; %s" % (used["name"], how, params)
     if len(params) > PARAMS_CHARS:
         params = params[:PARAMS_CHARS - 1] + "…"
     counts = run["counts"]

@@ -292,7 +292,9 @@ def test_flipped_demo_labels_rank_at_the_top_and_labels_are_untouched(demo):
     assert set(flipped) <= set(worst[:30])
     assert len(set(flipped) & set(results.issue_ids)) >= len(flipped) - 1
     q = dict(zip(*labeled.values(["id", "label_quality"])))
-    assert max(q[i] for i in flipped) < np.median(list(q.values())) / 10
+    # Well apart in score too (the strongly regularised small-set default gives
+    # smoother probabilities, so less extreme scores: a factor ~8 here, not ~50).
+    assert max(q[i] for i in flipped) < np.median(list(q.values())) / 5
 
     # Sample tags, label tags, suggestions pointing back to the true class.
     tagged = set(demo.match_tags("label_issue").values("id"))
@@ -324,11 +326,16 @@ def test_flipped_demo_labels_rank_at_the_top_and_labels_are_untouched(demo):
     assert run["params"]["classifier"] == used["name"] == "auto"
     assert set(used["weights"]) == set(used["candidates"]) and len(used["candidates"]) > 1
     assert abs(sum(used["weights"].values()) - 1) < 0.01
-    assert used["weights"][used["main"]] == max(used["weights"].values())
-    assert "out-of-sample log loss" in used["why"]
+    # A few hundred labels: the equal mean of the strongly regularised candidates.
+    n_labeled = run["counts"]["scored"]
+    assert n_labeled < classifiers.SMALL_ROWS
+    assert used["combine"] == "mean" and used["main"] is None
+    assert used["candidates"] == list(classifiers.SMALL_CANDIDATES)
+    assert len(set(used["weights"].values())) == 1 and "equal-weight mean" in used["why"]
     from winnow.panels.winnow_panel import _run_row
 
-    assert _run_row(run)["params"].startswith("classifier auto (mostly %s); " % used["main"])
+    assert _run_row(run)["params"].startswith("classifier auto (mean of %d); "
+                                              % len(used["candidates"]))
     assert "label_issues" in repr(results).lower() or "flagged" in repr(results)
 
 
