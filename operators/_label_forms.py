@@ -7,7 +7,8 @@ import fiftyone.operators.types as types
 from ._common import add_optional_field_choice, flag, none_choice, patches_fields, vector_fields
 
 CLASSIFIER_CHOICES = [
-    ("auto", "Auto: bagged MLPs and logistic regressions, mixed out of sample"),
+    ("auto", "Auto: bagged MLPs and logistic regressions, mixed out of sample "
+              "(below 2 000 samples: their strongly regularised mean)"),
     ("bagging-mlp", "Bagged MLPs (out-of-bag)"),
     ("mlp", "One MLP per fold (K-fold)"),
     ("logistic", "Logistic regression (K-fold)"),

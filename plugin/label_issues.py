@@ -1,5 +1,6 @@
 """Label issues: out-of-sample class probabilities (by default a cross-fitted mixture of
-bagged MLPs and logistic regressions, :mod:`classifiers`), then cleanlab.
+bagged MLPs and logistic regressions, below 2 000 samples the mean of strongly
+regularised ones, :mod:`classifiers`), then cleanlab.
 
 Array level (no FiftyOne):
 
@@ -190,7 +191,8 @@ def fit_out_of_sample(X, labels, *, classifier="auto", n_estimators=10,
         labels: ``(N,)`` int class indices, or for ``multi_label`` an ``(N, K)``
             0/1 indicator array
         classifier ("auto"): ``"auto"`` (a cross-fitted mixture of bagged MLPs and
-            logistic regressions, :func:`~.classifiers.fit_auto`; a dict under
+            logistic regressions, below ``classifiers.SMALL_ROWS`` samples the equal
+            mean of strongly regularised ones, :func:`~.classifiers.fit_auto`; a dict under
             ``classifier`` says what ran), ``"bagging-mlp"``, ``"mlp"`` / ``"logistic"``
             (K-fold, ``max_samples`` ignored) or a scikit-learn classifier with
             ``predict_proba`` (cloned per member)
@@ -794,7 +796,8 @@ def find_label_issues(samples, *, label_field=DEFAULT_LABEL_FIELD, embeddings_fi
     """Finds likely wrong labels with out-of-sample probabilities and cleanlab.
 
     By default a cross-fitted mixture of bagged MLPs and logistic regressions on
-    the embeddings (:mod:`classifiers`) predicts every labeled sample out of sample
+    the embeddings (below 2 000 labeled samples the equal mean of strongly
+    regularised ones, :mod:`classifiers`) predicts every labeled sample out of sample
     (see :func:`fit_out_of_sample`); cleanlab's confident learning flags the
     samples whose label disagrees with a confident prediction. Unlabeled samples
     are never scored nor flagged (see :func:`predict_labels`), nor are samples
@@ -840,8 +843,9 @@ def find_label_issues(samples, *, label_field=DEFAULT_LABEL_FIELD, embeddings_fi
         patches_field (None): a ``fo.Detections``/``fo.Polylines`` field: find
             wrong object labels instead of sample labels
         classifier ("auto"): ``"auto"`` mixes bagged MLPs and logistic regressions
-            with weights fitted out of sample (the run records the candidates, their
-            weights and why, under ``classifier_used``), ``"bagging-mlp"``, ``"mlp"``
+            with weights fitted out of sample, below 2 000 labeled samples strongly
+            regularised ones with equal weights (the run records the candidates, their
+            weights, ``combine`` and why, under ``classifier_used``), ``"bagging-mlp"``, ``"mlp"``
             (one MLP per fold),
             ``"logistic"`` or a scikit-learn classifier
         n_estimators (10): bagged members (= folds)

@@ -154,6 +154,37 @@ def test_auto_gives_a_memorising_candidate_no_weight(multi_label):
     assert own.max() < 0.99
 
 
+def test_auto_below_small_rows_is_the_equal_mean_of_out_of_sample_candidates():
+    # A few hundred single labels: the strongly regularised candidates, each out of
+    # sample on the same folds, averaged with equal weights (nothing fitted on labels).
+    rng = np.random.default_rng(5)
+    n, k = 300, 4
+    centers = rng.normal(size=(k, 16))
+    y = rng.integers(0, k, n)
+    X = centers[y] + rng.normal(size=(n, 16))
+    out = classifiers.fit_auto(li.fit_out_of_sample, X, y, n_classes=k)
+    used = out["classifier"]
+    assert used["candidates"] == list(classifiers.SMALL_CANDIDATES)
+    assert used["combine"] == "mean" and used["main"] is None
+    assert set(used["weights"].values()) == {round(1 / len(used["candidates"]), 3)}
+    assert np.allclose(out["probs"], np.mean(list(out["candidate_probs"].values()), axis=0))
+    # Every member of every candidate left out one whole fold of the shared folds.
+    folds = out["folds"]
+    assert len(out["trained_on"]) == 10 * len(used["candidates"])
+    for train in out["trained_on"]:
+        assert any(not np.isin(np.flatnonzero(folds == j), train).any()
+                   for j in np.unique(folds))
+    # Multi-label (not designed for the mean) and named candidates keep the mixture.
+    Y = np.eye(k, dtype=int)[y]
+    assert classifiers.fit_auto(li.fit_out_of_sample, X, Y, multi_label=True,
+                                n_classes=k)["classifier"]["combine"] == "mixture"
+    assert classifiers.fit_auto(li.fit_out_of_sample, X, y, n_classes=k,
+                                names=["logistic:C=0.01", "logistic:C=0.1"]
+                                )["classifier"]["combine"] == "mixture"
+    with pytest.raises(ValueError, match="combine"):
+        classifiers.fit_auto(li.fit_out_of_sample, X, y, n_classes=k, combine="stack")
+
+
 def test_per_class_calibration_of_a_row_never_uses_its_own_label():
     rng = np.random.default_rng(4)
     probs = rng.uniform(0.05, 0.95, (300, 5))
