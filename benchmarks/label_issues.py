@@ -310,6 +310,43 @@ def summarise(records, header=True, winnow=None):
                 "%.1f" % np.mean(secs) if secs else "(in the default)"), flush=True)
 
 
+def margin_table(records):
+    """One row per single-label setting: each method's mean F1 and the default's
+    paired margin over the best anchor (tuned LR, single MLP, Brain: the best by
+    mean F1 in that setting), ± one standard error; verdict ``ahead`` / ``tie``
+    (within one SE) / ``behind``. Ends with the mean margin over the settings."""
+    def order(s):
+        n, kind, rate = s.split()
+        return int(n[2:]), kind, int(rate[:-1])
+
+    anchors = METHODS[2:]
+    short = dict(zip(anchors, ("LR", "MLP", "Brain")))
+    settings = sorted(dict.fromkeys(r["setting"] for r in records if "per_class" in r),
+                      key=order)
+    print("| setting | seeds | Winnow default | bagged MLPs alone | cleanlab + tuned LR "
+          "| single MLP | Brain (LR preds) | default − best anchor (paired) | verdict |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    margins = []
+    for setting in settings:
+        rs = [r for r in records if r["setting"] == setting]
+        f1 = {m: {r["seed"]: r["f1"] for r in rs if r["method"] == m} for m in METHODS}
+        seeds = sorted(set(f1[WINNOW]).intersection(*(f1[m] for m in anchors)))
+        mean = {m: np.mean([f1[m][k] for k in seeds]) if f1[m] else float("nan")
+                for m in METHODS}
+        best = max(anchors, key=lambda m: mean[m])
+        d = np.array([f1[WINNOW][k] - f1[best][k] for k in seeds])
+        se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
+        verdict = ("tie" if abs(d.mean()) <= se else "ahead" if d.mean() > 0 else "behind") \
+            if se == se else "(one seed)"
+        margins.append(d.mean())
+        print("| %s | %d | %s | %+.3f%s (vs %s) | %s |" % (
+            setting, len(seeds), " | ".join("%.3f" % mean[m] for m in METHODS), d.mean(),
+            "" if se != se else " ± %.3f" % se, short[best], verdict))
+    if margins:
+        print("\nmean margin over the best anchor: %+.3f over %d settings"
+              % (np.mean(margins), len(margins)))
+
+
 def per_class_table(records, methods=(WINNOW, METHODS[2])):
     """Per-class precision of the flags, summed over seeds: ``flags (precision)``."""
     settings = list(dict.fromkeys(r["setting"] for r in records if "per_class" in r))
@@ -478,6 +515,8 @@ def main():
         records = [r for path in args.summarise for r in json.load(open(path))]
         summarise(records)
         print()
+        margin_table(records)
+        print()
         per_class_table(records)
         return
     from threadpoolctl import threadpool_limits
@@ -497,6 +536,8 @@ def main():
           "%d cores (1 thread used); total %.0f s\n"
           % (" ".join(sys.argv[1:]) or "defaults", os.cpu_count(), time.time() - started))
     summarise(records)
+    print()
+    margin_table(records)
     print()
     per_class_table(records)
     if args.json:
