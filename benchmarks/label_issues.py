@@ -205,7 +205,9 @@ class BrainAnchor:
         self.ds.delete()
 
 
-WINNOW = "Winnow default (auto mixture) + cleanlab"
+WINNOW = "Winnow default (auto) + cleanlab"
+# The name in JSON files written before the small-set default (read as WINNOW).
+OLD_NAMES = {"Winnow default (auto mixture) + cleanlab": WINNOW}
 METHODS = (WINNOW, "Winnow bagged MLPs alone + cleanlab", "cleanlab + tuned logistic regression",
            "single MLP (tuned alpha) + cleanlab", "Brain mistakenness (tuned logistic preds)")
 
@@ -512,7 +514,8 @@ def main():
     if args.summarise:
         import json
 
-        records = [r for path in args.summarise for r in json.load(open(path))]
+        records = [dict(r, method=OLD_NAMES.get(r["method"], r["method"]))
+                   for path in args.summarise for r in json.load(open(path))]
         summarise(records)
         print()
         margin_table(records)
