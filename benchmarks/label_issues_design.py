@@ -118,7 +118,7 @@ def scores(d):
         return bench.prf(li.find_issues(noisy, probs)[0], flipped)[2]
 
     out = {}
-    if "anchor_lr" in d:
+    if "anchor_lr" in d and d["anchor_lr"].any():  # an all-zero cache entry: none ran
         out["A:lr"] = bench.prf(cleanlab.filter.find_label_issues(noisy, d["anchor_lr"]),
                                 flipped)[2]
         out["A:mlp"] = f1(d["anchor_mlp"])
